@@ -1,0 +1,45 @@
+"""``lipdub dub``: the catalog pipeline over a one-item catalog (not a separate code path)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lipdub.config import EncodeConfig, PipelineConfig
+from pipelines.dub_pipeline import run_items
+from pipelines.ray_adapter import ensure_ray
+
+log = logging.getLogger(__name__)
+
+
+def dub_one(
+    *,
+    video: str,
+    audio: str,
+    output: str,
+    sync_mode: str | None = None,
+    speaker_point: str | None = None,
+    transcript: str | None = None,
+    crf: int = 18,
+    preset: str = "veryfast",
+    work_root: str | None = None,
+    ray_address: str | None = None,
+    config: PipelineConfig | None = None,
+    item_id: str = "clip",
+) -> dict[str, Any]:
+    """Dub one video and return its results row (status ok or failed with an error message)."""
+    config = (config or PipelineConfig()).with_overrides(work_root=work_root, encode=EncodeConfig(crf=crf, preset=preset))
+    ensure_ray(ray_address)
+    row = {
+        "item_id": item_id,
+        "video_uri": video,
+        "audio_uri": audio,
+        "output_uri": output,
+        "sync_mode": sync_mode,
+        "speaker_point": speaker_point,
+        "transcript": transcript,
+    }
+    log.info("dubbing %s with %s -> %s", video, audio, output)
+    (result,) = run_items([row], config)
+    if result["status"] == "ok":
+        log.info("done: %s", output)
+    return result

@@ -1,0 +1,94 @@
+"""The one row schema every pipeline stage reads and writes.
+
+Rows are flat and Arrow-friendly: heavy artifacts (landmarks, atlas crops, segment files) live in
+the work store and rows carry their URIs. Every stage returns tables with exactly this schema, so
+blocks from different stages and failed items always concatenate.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+STAGES: tuple[str, ...] = ("probe", "analyze", "listen", "move", "render", "assemble", "qa")
+
+_FIELDS: list[tuple[str, pa.DataType]] = [
+    # Catalog (input) columns.
+    ("item_id", pa.string()),
+    ("video_uri", pa.string()),
+    ("audio_uri", pa.string()),
+    ("language", pa.string()),
+    ("output_uri", pa.string()),
+    ("sync_mode", pa.string()),
+    ("speaker_point", pa.string()),  # "x,y" in source pixels, or null for automatic
+    ("transcript", pa.string()),
+    # Outcome.
+    ("status", pa.string()),  # pending | ok | failed | skipped
+    ("error", pa.string()),
+    ("failed_stage", pa.string()),
+    # Probe.
+    ("work_dir", pa.string()),
+    ("source_fingerprint", pa.string()),
+    ("output_fingerprint", pa.string()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("rotation", pa.int32()),
+    ("fps_num", pa.int64()),
+    ("fps_den", pa.int64()),
+    ("n_source_frames", pa.int64()),
+    ("source_seconds", pa.float64()),
+    ("dub_seconds", pa.float64()),
+    ("resolved_sync_mode", pa.string()),
+    ("n_output_frames", pa.int64()),
+    # Artifacts in the work store.
+    ("analysis_uri", pa.string()),
+    ("atlas_uri", pa.string()),
+    ("source_speech_uri", pa.string()),
+    ("dub_speech_uri", pa.string()),
+    ("plan_uri", pa.string()),
+    ("analysis_cached", pa.bool_()),
+    # Render segments (one row per segment between segment and assemble).
+    ("segment_index", pa.int32()),
+    ("segment_count", pa.int32()),
+    ("segment_start", pa.int64()),
+    ("segment_stop", pa.int64()),
+    ("segment_uri", pa.string()),
+    ("segment_uris", pa.string()),  # JSON list, after assemble
+    # Figures.
+    ("edited_frames", pa.int64()),
+    ("speaker_found_share", pa.float64()),
+    ("n_faces", pa.int32()),
+] + [(f"seconds_{stage}", pa.float64()) for stage in STAGES] + [
+    ("qa_av_offset_frames", pa.float64()),
+    ("qa_sync_corr", pa.float64()),
+    ("qa_outside_psnr_db", pa.float64()),
+    ("qa_mouth_jitter", pa.float64()),
+    ("needs_review", pa.bool_()),
+    ("review_reasons", pa.string()),
+]
+
+ROW_SCHEMA = pa.schema(_FIELDS)
+COLUMNS: tuple[str, ...] = tuple(ROW_SCHEMA.names)
+CATALOG_COLUMNS: tuple[str, ...] = ("item_id", "video_uri", "audio_uri", "language")
+OPTIONAL_CATALOG_COLUMNS: tuple[str, ...] = ("output_uri", "sync_mode", "speaker_point", "transcript")
+
+
+def empty_row(**values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {name: None for name in COLUMNS}
+    row["status"] = "pending"
+    unknown = set(values) - set(COLUMNS)
+    if unknown:
+        raise KeyError(f"unknown row columns: {sorted(unknown)}")
+    row.update(values)
+    return row
+
+
+def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    """Rows (missing columns become null, extra keys are an error) -> a table with ROW_SCHEMA."""
+    full = []
+    for row in rows:
+        extra = set(row) - set(COLUMNS)
+        if extra:
+            raise KeyError(f"unknown row columns: {sorted(extra)}")
+        full.append({name: row.get(name) for name in COLUMNS})
+    return pa.Table.from_pylist(full, schema=ROW_SCHEMA)

@@ -1,0 +1,54 @@
+"""probe: open both inputs, validate them, fingerprint the source and plan the output timeline.
+
+Input columns: item_id, video_uri, audio_uri, output_uri, sync_mode.
+Output columns: width, height, rotation, fps_num, fps_den, n_source_frames, source_seconds,
+dub_seconds, resolved_sync_mode, n_output_frames, source_fingerprint, work_dir.
+Fan-out: 1 -> 1. Bad input -> a failed row naming the problem.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from lipdub.errors import InputError
+from lipdub.fingerprint import uri_sha256
+from lipdub.media.probe import probe_audio, probe_video
+from lipdub.storage import join_uri, local_path
+from lipdub.timeline import plan_timeline
+from operators.base import Operator
+
+
+class ProbeOperator(Operator):
+    name = "probe"
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        for column in ("item_id", "video_uri", "audio_uri", "output_uri"):
+            if not row.get(column):
+                raise InputError(f"item has no {column}")
+        with local_path(row["video_uri"]) as video_path:
+            video = probe_video(video_path)
+        with local_path(row["audio_uri"]) as audio_path:
+            dub = probe_audio(audio_path)
+        timeline = plan_timeline(video.n_frames, float(video.fps), dub.duration_s, row.get("sync_mode"))
+        fingerprint = uri_sha256(row["video_uri"])
+        row.update(
+            width=video.width,
+            height=video.height,
+            rotation=video.rotation,
+            fps_num=video.fps.numerator,
+            fps_den=video.fps.denominator,
+            n_source_frames=video.n_frames,
+            source_seconds=video.duration_s,
+            dub_seconds=dub.duration_s,
+            resolved_sync_mode=timeline.sync_mode,
+            n_output_frames=timeline.n_frames,
+            source_fingerprint=fingerprint,
+            work_dir=join_uri(self.config.work_root, "items", safe_name(row["item_id"])),
+        )
+        return row
+
+
+def safe_name(text: str) -> str:
+    """A filesystem-safe, still readable and unique name for an item id."""
+    keep = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in text)
+    return f"{keep.strip('._')[:60] or 'item'}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"

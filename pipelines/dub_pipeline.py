@@ -1,0 +1,55 @@
+"""The dub pipeline: one streaming Ray Data plan over a catalog of items.
+
+``lipdub dub`` runs it over a one-item catalog; catalog jobs run it over many. Stages (see
+docs/ARCHITECTURE.md): probe -> analyze -> listen -> move -> segment (1 -> N) -> render ->
+assemble (N -> 1, grouped by item) -> qa.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+import pyarrow as pa
+import ray
+from ray.data import Dataset
+
+from lipdub.config import PipelineConfig
+from lipdub.item_row import ROW_SCHEMA, empty_row, rows_to_table
+from operators.analyze import AnalyzeOperator
+from operators.assemble import AssembleOperator
+from operators.listen import ListenOperator
+from operators.move import MoveOperator
+from operators.probe import ProbeOperator
+from operators.qa import QAOperator
+from operators.render import RenderOperator
+from operators.segment import SegmentOperator
+from pipelines.ray_adapter import apply_operator, map_batches_arguments
+
+log = logging.getLogger(__name__)
+
+
+def build_dub_dataset(items: Dataset, config: PipelineConfig) -> Dataset:
+    """Append every stage to a dataset of catalog rows (ROW_SCHEMA)."""
+    ds = items
+    for operator_cls in (ProbeOperator, AnalyzeOperator, ListenOperator, MoveOperator, SegmentOperator, RenderOperator):
+        ds = apply_operator(ds, operator_cls, config)
+    # Segments of one item come back together here (an all-to-all step, per item).
+    assemble = AssembleOperator(config)
+    assemble_args = map_batches_arguments(config.resources["assemble"])
+    assemble_args.pop("batch_size", None)
+    assemble_args.pop("compute", None)
+    ds = ds.groupby("item_id").map_groups(assemble.assemble_group, **assemble_args)
+    return apply_operator(ds, QAOperator, config)
+
+
+def run_items(rows: Iterable[dict[str, Any]], config: PipelineConfig) -> list[dict[str, Any]]:
+    """Run the pipeline over catalog rows on the current Ray and return one result row per item."""
+    table = rows_to_table(empty_row(**row) for row in rows)
+    if table.num_rows == 0:
+        return []
+    items = ray.data.from_arrow(table)
+    results = build_dub_dataset(items, config).take_all()
+    return [{name: row.get(name) for name in ROW_SCHEMA.names} for row in results]
+
+
+__all__ = ["build_dub_dataset", "run_items", "pa"]

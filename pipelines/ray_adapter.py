@@ -1,0 +1,83 @@
+"""The one place that turns an operator's declared resources into Ray Data arguments."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pyarrow as pa
+import ray
+from ray.data import ActorPoolStrategy, Dataset
+
+from lipdub.config import PipelineConfig, StageResources
+from operators.base import Operator
+
+log = logging.getLogger(__name__)
+
+
+def map_batches_arguments(resources: StageResources) -> dict[str, Any]:
+    """``map_batches`` keyword arguments for a stage's declared resources."""
+    kwargs: dict[str, Any] = {
+        "batch_size": 1,  # one catalog item (or render segment) per call: items are heavy
+        "batch_format": "pyarrow",
+        "num_cpus": resources.num_cpus,
+    }
+    if resources.num_gpus:
+        kwargs["num_gpus"] = resources.num_gpus
+    if resources.memory_mb:
+        kwargs["memory"] = resources.memory_mb * 1024 * 1024
+    if resources.pool_size:
+        kwargs["compute"] = ActorPoolStrategy(
+            min_size=resources.pool_size, max_size=resources.max_pool_size or resources.pool_size
+        )
+    return kwargs
+
+
+class _OperatorActor:
+    """Actor-pool wrapper: builds the operator once per actor so ``setup()`` runs once."""
+
+    def __init__(self, operator_cls: type[Operator], config: PipelineConfig) -> None:
+        self.operator = operator_cls(config)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return self.operator(batch)
+
+
+def _task_function(operator_cls: type[Operator], config: PipelineConfig):
+    def run(batch: pa.Table) -> pa.Table:
+        return operator_cls(config)(batch)
+
+    run.__name__ = f"{operator_cls.name}_task"
+    return run
+
+
+def apply_operator(ds: Dataset, operator_cls: type[Operator], config: PipelineConfig) -> Dataset:
+    """Append one operator to the dataset with the resources the config declares for it."""
+    resources = config.resources[operator_cls.name]
+    kwargs = map_batches_arguments(resources)
+    if resources.pool_size:
+        return ds.map_batches(
+            _OperatorActor, fn_constructor_kwargs={"operator_cls": operator_cls, "config": config}, **kwargs
+        )
+    return ds.map_batches(_task_function(operator_cls, config), **kwargs)
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Start (or join) Ray: a local embedded Ray by default, kept on loopback."""
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    init_kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+    if address:
+        init_kwargs["address"] = address
+    else:
+        init_kwargs["_node_ip_address"] = "127.0.0.1"
+        # Extra logical CPUs keep actor pools and read tasks schedulable on 2-core laptops;
+        # the stages' fractional requests still bound real parallelism.
+        init_kwargs["num_cpus"] = num_cpus or max(4, os.cpu_count() or 1)
+    ray.init(**init_kwargs)
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = True
+    log.info("Ray ready: %s", ray.cluster_resources())
