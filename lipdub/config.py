@@ -71,6 +71,9 @@ class PipelineConfig:
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    # "default" (rules + speaker calibration), "rules", "loudness" (naive baseline) or
+    # "oracle:<npy of [opening, width] per output frame>" (evaluation only).
+    motion_model: str = "default"
     motion_checkpoint: str | None = None
 
     def with_overrides(self, **changes: object) -> "PipelineConfig":

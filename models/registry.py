@@ -1,0 +1,24 @@
+"""Pick a motion model by name (the config's ``motion_model``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from models.baselines import LoudnessMotionModel, OracleMotionModel
+from models.motion import MotionModel
+
+
+def build_motion_model(spec: str = "default") -> MotionModel:
+    """"default", "rules", "loudness", or "oracle:<path to .npy targets>"."""
+    if spec == "default":
+        from models.motion import default_motion_model
+
+        return default_motion_model()
+    if spec == "rules":
+        from models.viseme_rules import VisemeRulesModel
+
+        return VisemeRulesModel()
+    if spec == "loudness":
+        return LoudnessMotionModel()
+    if spec.startswith("oracle:"):
+        return OracleMotionModel(np.load(spec.removeprefix("oracle:")))
+    raise ValueError(f"unknown motion model {spec!r}: use default, rules, loudness or oracle:<path>")

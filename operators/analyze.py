@@ -1,0 +1,87 @@
+"""analyze: faces, landmarks, shot cuts, the speaker and the mouth atlas of a source video.
+
+Input columns: video_uri, source_fingerprint, speaker_point, fps_num, fps_den.
+Output columns: analysis_uri, atlas_uri, analysis_cached, n_faces, speaker_found_share.
+Fan-out: 1 -> 1. Cached per (video bytes, speaker hint, analysis settings): a video dubbed into
+N languages is analysed once. Raises (-> failed row) when no face is found anywhere.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
+from lipdub.errors import InputError
+from lipdub.face.analysis import FaceAnalysis, analyze_faces
+from lipdub.fingerprint import combine
+from lipdub.media.audio_io import load_audio
+from lipdub.media.probe import probe_video
+from lipdub.media.video_reader import iter_frames
+from lipdub.render.atlas import build_mouth_atlas
+from lipdub.storage import local_path
+from lipdub.work_store import analysis_dir, is_complete, publish_directory
+from operators.base import Operator
+
+log = logging.getLogger(__name__)
+
+FACES_FILE = "faces.npz"
+ATLAS_DIR = "atlas"
+
+
+def parse_speaker_point(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        x, y = (float(part) for part in text.split(","))
+    except ValueError as error:
+        raise InputError(f"speaker point must be X,Y in pixels, got {text!r}") from error
+    return x, y
+
+
+def source_loudness_per_frame(video_path: str, n_frames: int, fps: float) -> np.ndarray | None:
+    """The source's own speech loudness per video frame (for picking the speaker), or None."""
+    try:
+        samples = load_audio(video_path, sample_rate=SAMPLE_RATE)
+    except InputError:
+        return None  # a video without sound: the speaker is the largest face
+    return frames_at(loudness(samples), n_frames, fps)
+
+
+class AnalyzeOperator(Operator):
+    name = "analyze"
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        speaker_point = parse_speaker_point(row.get("speaker_point"))
+        key = combine(row["source_fingerprint"], row.get("speaker_point"), self.config.analysis_fingerprint_salt())
+        directory = analysis_dir(self.config.work_root, key)
+        cached = is_complete(directory)
+        if not cached:
+            with local_path(row["video_uri"]) as video_path, publish_directory(directory) as staging:
+                self._analyze(video_path, speaker_point, staging)
+        faces = FaceAnalysis.from_npz(str(directory / FACES_FILE))
+        row.update(
+            analysis_uri=str(directory / FACES_FILE),
+            atlas_uri=str(directory / ATLAS_DIR),
+            analysis_cached=cached,
+            n_faces=int(faces.n_tracks),
+            speaker_found_share=float(np.mean(faces.valid)) if len(faces.valid) else 0.0,
+        )
+        return row
+
+    def _analyze(self, video_path: str, speaker_point: tuple[float, float] | None, staging) -> None:
+        info = probe_video(video_path)
+        loud = source_loudness_per_frame(video_path, info.n_frames, float(info.fps))
+        faces = analyze_faces(
+            video_path, source_loudness=loud, speaker_point=speaker_point, max_side=self.config.analyze.detect_max_side
+        )
+        faces.to_npz(str(staging / FACES_FILE))
+        build_mouth_atlas(
+            iter_frames(video_path),
+            faces.landmarks,
+            faces.valid,
+            staging / ATLAS_DIR,
+            max_entries=self.config.analyze.atlas_max_entries,
+        )
+        log.info("analysed %s: %d frames, speaker in %.0f%%", video_path, len(faces.valid), 100 * np.mean(faces.valid))

@@ -1,0 +1,67 @@
+"""assemble: join an item's rendered segments, mux the dub track, write the output atomically.
+
+Input: all rows of one item (its segments, or its single failed row), grouped by item_id.
+Output columns: status ok, output_uri written, segment_uris; per-stage seconds summed.
+Fan-out: N -> 1. The output appears at its final URI only when complete (temporary name, then a
+move), so a crash or a failed segment never leaves a partial video there.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from lipdub.item_row import rows_to_table
+from lipdub.media.audio_io import load_audio
+from lipdub.media.mux import mux_segments
+from lipdub.storage import atomic_output, local_path
+from operators.base import Operator, describe_error
+
+log = logging.getLogger(__name__)
+
+OUTPUT_AUDIO_RATE = 48_000
+
+
+def merge_segment_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One item row from its segment rows: the first failure wins; render seconds add up."""
+    failed = [row for row in rows if row.get("status") == "failed"]
+    if failed:
+        return dict(failed[0])
+    rows = sorted(rows, key=lambda row: row["segment_index"])
+    merged = dict(rows[0])
+    merged["seconds_render"] = sum(row.get("seconds_render") or 0.0 for row in rows)
+    merged["segment_uris"] = json.dumps([row["segment_uri"] for row in rows])
+    for column in ("segment_index", "segment_start", "segment_stop", "segment_uri"):
+        merged[column] = None
+    expected = rows[0]["segment_count"]
+    if len(rows) != expected:
+        merged.update(status="failed", failed_stage="assemble", error=f"only {len(rows)} of {expected} render segments arrived")
+    return merged
+
+
+class AssembleOperator(Operator):
+    name = "assemble"
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        segments = json.loads(row["segment_uris"])
+        with local_path(row["audio_uri"]) as audio_path:
+            audio = load_audio(audio_path, sample_rate=OUTPUT_AUDIO_RATE)
+        with atomic_output(row["output_uri"], suffix=".mp4") as temporary:
+            mux_segments(segments, audio, OUTPUT_AUDIO_RATE, temporary, audio_bitrate=self.config.encode.audio_bitrate)
+        row["status"] = "ok"
+        return row
+
+    def assemble_group(self, group: pa.Table) -> pa.Table:
+        """``map_groups`` entry point: merge one item's segments, then assemble it."""
+        started = time.perf_counter()
+        try:
+            merged = merge_segment_rows(group.to_pylist())
+        except Exception as error:  # noqa: BLE001 - the item must still produce one row
+            first = group.slice(0, 1).to_pylist()[0]
+            merged = dict(first, status="failed", failed_stage="assemble", error=describe_error(error))
+        out = self.run_row(merged)
+        log.debug("assembled %s in %.2fs", merged.get("item_id"), time.perf_counter() - started)
+        return rows_to_table(out)

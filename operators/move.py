@@ -1,0 +1,54 @@
+"""move: the dub's speech -> a target mouth shape for every output frame, and the atlas plan.
+
+Input columns: analysis_uri, atlas_uri, source_speech_uri, dub_speech_uri, n_source_frames,
+n_output_frames, resolved_sync_mode, dub_seconds, fps_num, fps_den, work_dir.
+Output columns: plan_uri (npz: source_index, targets [opening, width], chosen atlas entries).
+Fan-out: 1 -> 1. The motion model is calibrated on this speaker's own audio and mouth first.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from lipdub.audio.features import SpeechFeatures
+from lipdub.face.analysis import FaceAnalysis
+from lipdub.face.geometry import mouth_opening, mouth_width
+from lipdub.render.plan import plan_render
+from lipdub.timeline import plan_timeline
+from lipdub.work_store import local_work_path
+from models.motion import MotionModel
+from models.registry import build_motion_model
+from operators.base import Operator
+
+log = logging.getLogger(__name__)
+
+
+def measured_mouth(faces: FaceAnalysis) -> np.ndarray:
+    """[opening, width] per source frame; NaN where the speaker's face was not found."""
+    measured = np.stack([mouth_opening(faces.landmarks), mouth_width(faces.landmarks)], axis=1).astype(np.float32)
+    measured[~faces.valid] = np.nan
+    return measured
+
+
+class MoveOperator(Operator):
+    name = "move"
+
+    def setup(self) -> None:
+        self.model_spec = self.config.motion_model
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        fps = row["fps_num"] / row["fps_den"]
+        faces = FaceAnalysis.from_npz(row["analysis_uri"])
+        timeline = plan_timeline(int(row["n_source_frames"]), fps, float(row["dub_seconds"]), row["resolved_sync_mode"])
+        dub = SpeechFeatures.from_npz(row["dub_speech_uri"])
+        model: MotionModel = build_motion_model(self.model_spec)
+        if row.get("source_speech_uri"):
+            model.fit_speaker(SpeechFeatures.from_npz(row["source_speech_uri"]), measured_mouth(faces), fps)
+        targets = model.predict(dub, timeline.n_frames, fps).astype(np.float32)
+        plan = plan_render(faces, row["atlas_uri"], timeline.source_index, targets)
+        plan_path = local_work_path(row["work_dir"]) / "plan.npz"
+        plan.to_npz(str(plan_path))
+        row.update(plan_uri=str(plan_path), edited_frames=int(plan.edited_frames))
+        return row
