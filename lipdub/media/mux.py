@@ -1,0 +1,217 @@
+"""Join rendered video segments and the dub audio into the final file, without re-encoding.
+
+Why remux: rendering runs in parallel per segment (each a `VideoWriter` file); decoding and
+re-encoding them again would cost as much as the render and lose quality. Packets are copied
+with timestamps shifted so the segments play back to back, and the dub audio is encoded once
+as AAC, padded with silence or trimmed so it ends exactly with the video.
+
+Requirements on the segments: same codec, size and encoder settings (as `VideoWriter` with the
+same arguments produces), video only. The display rotation of the first segment is kept.
+Audio and video packets are interleaved while writing so memory stays bounded for long videos.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from typing import Iterator
+
+import av
+import numpy as np
+
+from lipdub.errors import InputError
+from lipdub.media._av import AV_ERRORS, describe, open_input
+
+log = logging.getLogger(__name__)
+
+__all__ = ["mux_segments"]
+
+#: Sample rates the AAC encoder accepts; others are resampled to 48 kHz.
+_AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000,
+                        11025, 8000, 7350})
+_AUDIO_CHUNK = 8192
+
+
+def mux_segments(
+    segment_paths: list[str],
+    audio: np.ndarray,
+    sample_rate: int,
+    out_path: str,
+    *,
+    audio_bitrate: int = 128000,
+) -> None:
+    """Concatenate H.264 `segment_paths` (remux) and add `audio` (float mono, [-1, 1]) as AAC.
+
+    The output lasts exactly as long as the video; its frame count is the sum of the segments'.
+    Raises `InputError` for unreadable segments and `ValueError` for incompatible ones.
+    """
+    if not segment_paths:
+        raise ValueError("mux_segments needs at least one segment")
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    out_path = os.fspath(out_path)
+    samples = _mono_float(audio)
+    out_rate = sample_rate if sample_rate in _AAC_RATES else 48000
+    if out_rate != sample_rate:
+        samples = _resample(samples, sample_rate, out_rate)
+    try:
+        _mux(segment_paths, samples, out_rate, out_path, audio_bitrate)
+    except BaseException:
+        # A half-written container is useless and could be mistaken for a result.
+        try:
+            os.remove(out_path)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _mux(segment_paths: list[str], samples: np.ndarray, out_rate: int, out_path: str,
+         audio_bitrate: int) -> None:
+    """The remux itself; `samples` are float32 mono at `out_rate`, an AAC rate."""
+    out_opts = {"movflags": "+faststart"} if out_path.lower().endswith((".mp4", ".mov", ".m4v")) else {}
+    with av.open(out_path, mode="w", options=out_opts) as out:
+        audio_out = _AudioFeed(out, samples, out_rate, audio_bitrate)
+        video_out = None
+        time_base: Fraction | None = None
+        template: tuple | None = None
+        offset = 0  # in time_base ticks: where the current segment starts
+        last_dts: int | None = None
+        n_packets = 0
+        for path in map(os.fspath, segment_paths):
+            with open_input(path) as seg:
+                if not seg.streams.video:
+                    raise InputError(f"{path}: segment has no video stream")
+                vin = seg.streams.video[0]
+                params = (vin.codec_context.name, vin.codec_context.width, vin.codec_context.height)
+                if video_out is None:
+                    # Template copies codec parameters and side data, rotation matrix included.
+                    video_out = out.add_stream_from_template(vin)
+                    time_base = vin.time_base
+                    template = params
+                    audio_out.add_stream()  # video first: stream 0 is video as in the sources
+                elif params != template:
+                    raise ValueError(f"{path}: segment {params} differs from first segment "
+                                     f"{template}; cannot concatenate without re-encoding")
+                assert time_base is not None
+                seg_start: int | None = None
+                seg_end = 0
+                try:
+                    for packet in seg.demux(vin):
+                        if packet.size == 0 or packet.pts is None:
+                            continue
+                        pts, dts, dur = _rebase(packet, vin.time_base, time_base)
+                        if seg_start is None:
+                            # First packet in decode order is the key frame that is shown first
+                            # (x264 closed GOP); with B-frames its dts is < pts and stays so.
+                            seg_start = pts
+                        seg_end = max(seg_end, pts + dur)
+                        new_pts = pts - seg_start + offset
+                        new_dts = dts - seg_start + offset
+                        if last_dts is not None and new_dts <= last_dts:
+                            log.warning("%s: non-increasing dts at segment join, nudged", path)
+                            new_dts = last_dts + 1
+                            new_pts = max(new_pts, new_dts)
+                        last_dts = new_dts
+                        packet.pts, packet.dts = new_pts, new_dts
+                        packet.time_base = time_base
+                        packet.stream = video_out
+                        # Audio follows the video written so far (never beyond it, so a long dub
+                        # can still be cut at the video's end); the muxer interleaves the rest.
+                        audio_out.feed_until(float((new_pts + dur) * time_base))
+                        out.mux(packet)
+                        n_packets += 1
+                except AV_ERRORS as exc:
+                    raise InputError(f"{path}: segment cannot be read ({describe(exc)})") from exc
+                if seg_start is None:
+                    raise InputError(f"{path}: segment has no video frames")
+                offset += seg_end - seg_start
+        assert time_base is not None
+        total_s = float(offset * time_base)
+        audio_out.finish(total_s)
+    log.info("muxed %d segments (%d packets, %.3f s) into %s", len(segment_paths), n_packets,
+             total_s, out_path)
+
+
+def _rebase(packet: av.Packet, src: Fraction, dst: Fraction) -> tuple[int, int, int]:
+    """(pts, dts, duration) of `packet` in time base `dst` (identity when the bases match)."""
+    pts = packet.pts
+    dts = packet.dts if packet.dts is not None else pts
+    dur = packet.duration or 0
+    if src != dst:
+        scale = src / dst
+        pts, dts, dur = (int(round(v * scale)) for v in (pts, dts, dur))
+    return pts, dts, dur
+
+
+def _mono_float(audio: np.ndarray) -> np.ndarray:
+    """Validate and flatten the dub audio to contiguous float32 mono."""
+    data = np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    if data.ndim == 2 and data.shape[1] <= 8:  # (n, channels): average to mono
+        data = data.mean(axis=1)
+    if data.ndim != 1:
+        raise ValueError(f"audio must be mono (n,) or (n, channels), got shape {np.shape(audio)}")
+    return np.ascontiguousarray(np.clip(data, -1.0, 1.0))
+
+
+def _resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
+    """Resample float mono with libswresample (for rates AAC cannot carry)."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=dst_rate)
+    chunks: list[np.ndarray] = []
+    for start in range(0, samples.size, 65536):
+        frame = av.AudioFrame.from_ndarray(samples[None, start:start + 65536], format="flt",
+                                           layout="mono")
+        frame.sample_rate = src_rate
+        chunks.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
+    chunks.extend(f.to_ndarray()[0] for f in resampler.resample(None))
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+
+
+class _AudioFeed:
+    """Encodes the dub audio into the output lazily, following the video's progress."""
+
+    def __init__(self, out: av.container.OutputContainer, samples: np.ndarray, rate: int,
+                 bitrate: int) -> None:
+        self._out = out
+        self._samples = samples
+        self._rate = rate
+        self._bitrate = bitrate
+        self._stream: av.audio.stream.AudioStream | None = None
+        self._written = 0  # samples sent to the encoder
+
+    def add_stream(self) -> None:
+        stream = self._out.add_stream("aac", rate=self._rate, layout="mono")
+        stream.bit_rate = self._bitrate
+        stream.time_base = Fraction(1, self._rate)
+        self._stream = stream
+
+    def feed_until(self, seconds: float) -> None:
+        """Encode real (not padding) audio up to `seconds`; never past the audio's end."""
+        stop = min(self._samples.size, int(seconds * self._rate))
+        self._encode(self._chunks(self._samples, stop))
+
+    def finish(self, video_s: float) -> None:
+        """Encode the rest up to the video duration (silence if short, cut if long); flush."""
+        target = int(round(video_s * self._rate))
+        if target > self._samples.size:
+            padded = np.zeros(target, np.float32)
+            padded[: self._samples.size] = self._samples
+            self._samples = padded
+        self._encode(self._chunks(self._samples, target))
+        assert self._stream is not None
+        self._out.mux(self._stream.encode(None))
+
+    def _chunks(self, samples: np.ndarray, stop: int) -> Iterator[av.AudioFrame]:
+        while self._written < stop:
+            end = min(stop, self._written + _AUDIO_CHUNK)
+            frame = av.AudioFrame.from_ndarray(samples[None, self._written:end], format="flt",
+                                               layout="mono")
+            frame.sample_rate = self._rate
+            frame.pts = self._written
+            frame.time_base = Fraction(1, self._rate)
+            self._written = end
+            yield frame
+
+    def _encode(self, frames: Iterator[av.AudioFrame]) -> None:
+        assert self._stream is not None
+        for frame in frames:
+            self._out.mux(self._stream.encode(frame))

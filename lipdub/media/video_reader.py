@@ -1,0 +1,84 @@
+"""Streaming decode of a video into upright uint8 RGB frames.
+
+Why streaming: catalog videos can be long; callers (face analysis, atlas building, rendering)
+consume frames one at a time and must never hold the whole clip in memory.
+
+Frames come out in decode (= presentation) order, one per decoded picture: variable-rate files
+yield every decoded frame, nothing is duplicated or dropped to fit a nominal rate. The display
+rotation (display matrix, or the legacy ``rotate`` tag) is applied so every frame is upright.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Iterator
+
+import av
+import numpy as np
+
+from lipdub.errors import InputError
+from lipdub.media._av import (
+    AV_ERRORS,
+    clockwise_from_frame,
+    clockwise_from_tag,
+    describe,
+    open_input,
+    rotate_to_display,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["iter_frames", "scaled_size"]
+
+
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """(w, h) after shrinking so the longer side is <= max_side (never upscales)."""
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None) -> Iterator[np.ndarray]:
+    """Yield upright RGB frames ``(H, W, 3) uint8`` of the first video stream, in order.
+
+    With `max_side`, frames are downscaled (area filter, inside swscale, before rotation) so
+    that the longer side is at most `max_side`; aspect ratio is kept.
+    Raises `InputError` if the file cannot be opened, has no video, or fails to decode.
+    """
+    p = os.fspath(path)
+    with open_input(p) as container:
+        streams = [s for s in container.streams.video
+                   if not s.disposition & av.stream.Disposition.attached_pic]
+        if not streams:
+            raise InputError(f"{p}: has no video stream")
+        stream = streams[0]
+        stream.thread_type = "AUTO"  # frame + slice threads; decoding dominates reading cost
+        stream.codec_context.thread_count = 0
+        tag_rotation = clockwise_from_tag(stream)
+        rotation: int | None = None
+        size: tuple[int, int] | None = None
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                if rotation is None:
+                    rotation = clockwise_from_frame(frame)
+                    if rotation is None:
+                        rotation = tag_rotation or 0
+                    size = scaled_size(frame.width, frame.height, max_side)
+                    log.debug("decoding %s: %dx%d rot=%d -> %s", p, frame.width, frame.height,
+                              rotation, size)
+                assert size is not None
+                if size == (frame.width, frame.height):
+                    rgb = frame.to_ndarray(format="rgb24")
+                else:
+                    rgb = frame.to_ndarray(width=size[0], height=size[1], format="rgb24",
+                                           interpolation="AREA")
+                index += 1
+                yield rotate_to_display(rgb, rotation)
+        except AV_ERRORS as exc:
+            raise InputError(f"{p}: video cannot be decoded at frame {index} ({describe(exc)})") from exc
+        if index == 0:
+            raise InputError(f"{p}: video stream has no decodable frames")
