@@ -1,0 +1,110 @@
+"""The motion model contract: speech features -> a mouth target [opening, width] per video frame.
+
+Units are the evaluation's mouth metrics (``lipdub.face.geometry.mouth_opening`` /
+``mouth_width``: inner-lip and inner-corner distances over the inter-ocular distance). A model
+is first fitted on the source video's own speech and measured mouth (``fit_speaker``), so that
+its output lives in that speaker's range, then predicts targets for the dub.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from lipdub.errors import InputError
+
+if TYPE_CHECKING:
+    from lipdub.audio.features import SpeechFeatures
+
+__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "default_motion_model"]
+
+
+@runtime_checkable
+class MotionModel(Protocol):
+    """Fit on the source speaker, then predict mouth targets for a dub."""
+
+    def fit_speaker(self, source: "SpeechFeatures", measured: np.ndarray, fps: float) -> None:
+        """Calibrate on the source's own speech and its measured mouth ``(T_src, 2)``."""
+        ...
+
+    def predict(self, dub: "SpeechFeatures", n_frames: int, fps: float) -> np.ndarray:
+        """``(n_frames, 2)`` float32 [opening, width] for video frames at ``fps``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SpeakerRange:
+    """Where a speaker's mouth rests and how far it moves, from measured [opening, width].
+
+    Percentiles rather than min/max, because a few mis-tracked frames must not set the range.
+    ``rest_*`` is the closed/neutral mouth; ``*_span`` the distance from rest to a wide vowel.
+    """
+
+    rest_opening: float
+    open_span: float
+    rest_width: float
+    width_span: float
+    low_opening: float
+    high_opening: float
+    low_width: float
+    high_width: float
+
+    @classmethod
+    def from_measured(cls, measured: np.ndarray) -> "SpeakerRange":
+        opening, width = measured[:, 0].astype(np.float64), measured[:, 1].astype(np.float64)
+        rest_opening = float(np.percentile(opening, 5))
+        high_opening = float(np.percentile(opening, 97))
+        low_width, rest_width, high_width = (float(v) for v in np.percentile(width, [3, 40, 97]))
+        return cls(
+            rest_opening=rest_opening,
+            open_span=max(high_opening - rest_opening, 1e-3),
+            rest_width=rest_width,
+            width_span=max((high_width - low_width) / 2.0, 1e-3),
+            low_opening=float(np.min(opening)),
+            high_opening=high_opening,
+            low_width=low_width,
+            high_width=high_width,
+        )
+
+    @classmethod
+    def typical(cls) -> "SpeakerRange":
+        """A generic adult's range, used before (or without) a fit."""
+        return cls(0.02, 0.2, 0.47, 0.05, 0.0, 0.22, 0.42, 0.56)
+
+    def to_absolute(self, relative: np.ndarray) -> np.ndarray:
+        """Relative [opening 0..1, width -1..1] -> the speaker's units."""
+        out = np.empty_like(relative, dtype=np.float32)
+        out[:, 0] = self.rest_opening + self.open_span * relative[:, 0]
+        out[:, 1] = self.rest_width + self.width_span * relative[:, 1]
+        return out
+
+    def clip(self, targets: np.ndarray) -> np.ndarray:
+        """Keep targets inside the measured range (with a small margin) of this speaker."""
+        out = np.asarray(targets, dtype=np.float32).copy()
+        margin_o = 0.1 * self.open_span
+        margin_w = 0.1 * self.width_span
+        out[:, 0] = np.clip(out[:, 0], max(self.low_opening - margin_o, 0.0), self.high_opening + margin_o)
+        out[:, 1] = np.clip(out[:, 1], self.low_width - margin_w, self.high_width + margin_w)
+        return out
+
+
+def valid_measured(measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a measured mouth track (T, 2); returns (finite rows' values, their row indices).
+
+    Frames without a measured face may be NaN; they are left out rather than guessed.
+    """
+    values = np.asarray(measured, dtype=np.float64)
+    if values.ndim != 2 or values.shape[1] != 2:
+        raise InputError(f"measured mouth track must be (frames, 2), got shape {values.shape}")
+    rows = np.flatnonzero(np.isfinite(values).all(axis=1))
+    if len(rows) < 3:
+        raise InputError("the source has too few frames with a measured mouth to calibrate on")
+    return values[rows], rows
+
+
+def default_motion_model() -> MotionModel:
+    """Viseme rules with a per-speaker ridge calibration on top (falls back to scaled rules)."""
+    from models.speaker_calibration import CalibratedMotionModel  # noqa: PLC0415  (avoid a cycle)
+
+    return CalibratedMotionModel()

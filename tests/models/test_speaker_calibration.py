@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lipdub.audio.features import SpeechFeatures, frames_at
+from lipdub.errors import InputError
+from models.speaker_calibration import CalibratedMotionModel, long_pause_mask
+from models.viseme_rules import VisemeRulesModel
+
+FPS = 25.0
+
+
+def _speaker_mouth(features: SpeechFeatures, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A made-up speaker whose mouth follows the rules track, in their own units, plus noise."""
+    rel = frames_at(VisemeRulesModel().relative_track(features), n, FPS)
+    opening = 0.03 + 0.12 * rel[:, 0] + 0.01 * rng.standard_normal(n)
+    width = 0.50 + 0.04 * rel[:, 1] + 0.005 * rng.standard_normal(n)
+    return np.stack([np.maximum(opening, 0.0), width], axis=1)
+
+
+def test_calibration_maps_into_the_speakers_range(source_and_dub) -> None:
+    source, dub = source_and_dub
+    rng = np.random.default_rng(0)
+    n_src, n_dub = int(source.duration_s * FPS), int(dub.duration_s * FPS)
+    measured = _speaker_mouth(source, n_src, rng)
+    truth = _speaker_mouth(dub, n_dub, rng)
+    model = CalibratedMotionModel()
+    model.fit_speaker(source, measured, FPS)
+    assert model.used_fit["opening"]
+    out = model.predict(dub, n_dub, FPS)
+    assert out.shape == (n_dub, 2) and out.dtype == np.float32
+    for j in range(2):
+        lo, hi = np.percentile(measured[:, j], [0, 100])
+        span = hi - lo
+        assert lo - 0.15 * span <= out[:, j].min() and out[:, j].max() <= hi + 0.15 * span
+        assert abs(np.median(out[:, j]) - np.median(measured[:, j])) < 0.35 * span
+    assert np.corrcoef(out[:, 0], truth[:, 0])[0, 1] > 0.6
+    assert np.corrcoef(out[:, 1], truth[:, 1])[0, 1] > 0.3
+
+
+def test_short_source_falls_back_to_the_prior(source_and_dub) -> None:
+    source, dub = source_and_dub
+    rng = np.random.default_rng(1)
+    n_short = int(1.0 * FPS)  # shorter than min_fit_s
+    measured = _speaker_mouth(source, n_short, rng)
+    model = CalibratedMotionModel()
+    model.fit_speaker(source, measured, FPS)
+    assert not model.used_fit["opening"] and not model.used_fit["width"]
+    out = model.predict(dub, int(dub.duration_s * FPS), FPS)
+    assert np.isfinite(out).all()
+    assert out[:, 0].min() >= 0.0
+
+
+def test_missing_frames_are_ignored_and_bad_input_rejected(source_and_dub) -> None:
+    source, dub = source_and_dub
+    rng = np.random.default_rng(2)
+    n_src = int(source.duration_s * FPS)
+    measured = _speaker_mouth(source, n_src, rng)
+    measured[10:30] = np.nan
+    model = CalibratedMotionModel()
+    model.fit_speaker(source, measured, FPS)
+    assert np.isfinite(model.predict(dub, 50, FPS)).all()
+    with pytest.raises(InputError):
+        model.fit_speaker(source, np.zeros((n_src, 3)), FPS)
+
+
+def test_pauses_give_the_resting_mouth(source_and_dub) -> None:
+    source, dub = source_and_dub
+    rng = np.random.default_rng(3)
+    measured = _speaker_mouth(source, int(source.duration_s * FPS), rng)
+    model = CalibratedMotionModel()
+    model.fit_speaker(source, measured, FPS)
+    n = int((dub.duration_s + 1.0) * FPS)
+    out = model.predict(dub, n, FPS)
+    first_phone = dub.phones[0].start_s
+    lead_in = out[: int((first_phone - 0.15) * FPS)]
+    assert len(lead_in) > 3
+    assert np.allclose(lead_in[:, 0], model.speaker.rest_opening)
+    assert np.allclose(out[-int(FPS) :, 0], model.speaker.rest_opening)
+
+
+def test_long_pause_mask() -> None:
+    gate = np.ones(100)
+    gate[10:15] = 0.0  # 50 ms: a stop closure, not a pause
+    gate[40:80] = 0.0  # 400 ms pause
+    mask = long_pause_mask(gate, 0.3)
+    assert not mask[10:15].any()
+    assert mask[40:80].all() and mask.sum() == 40
