@@ -36,6 +36,7 @@ def default_stage_resources() -> dict[str, StageResources]:
         "analyze": StageResources(num_cpus=1.0, memory_mb=1500, pool_size=1),
         "listen": StageResources(num_cpus=0.5, memory_mb=1000, pool_size=1),
         "move": StageResources(num_cpus=0.5, memory_mb=500, pool_size=1),
+        "segment": StageResources(num_cpus=0.1),
         "render": StageResources(num_cpus=1.0, memory_mb=1500),
         "assemble": StageResources(num_cpus=0.5, memory_mb=500),
         "qa": StageResources(num_cpus=0.5, memory_mb=800, pool_size=1),

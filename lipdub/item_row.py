@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 
-STAGES: tuple[str, ...] = ("probe", "analyze", "listen", "move", "render", "assemble", "qa")
+STAGES: tuple[str, ...] = ("probe", "analyze", "listen", "move", "segment", "render", "assemble", "qa")
 
 _FIELDS: list[tuple[str, pa.DataType]] = [
     # Catalog (input) columns.

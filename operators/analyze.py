@@ -81,7 +81,8 @@ class AnalyzeOperator(Operator):
             iter_frames(video_path),
             faces.landmarks,
             faces.valid,
-            staging / ATLAS_DIR,
+            work_dir=str(staging / ATLAS_DIR),
+            cut_before=faces.cut_before,
             max_entries=self.config.analyze.atlas_max_entries,
         )
         log.info("analysed %s: %d frames, speaker in %.0f%%", video_path, len(faces.valid), 100 * np.mean(faces.valid))

@@ -15,7 +15,9 @@ import numpy as np
 from lipdub.audio.features import SpeechFeatures
 from lipdub.face.analysis import FaceAnalysis
 from lipdub.face.geometry import mouth_opening, mouth_width
-from lipdub.render.plan import plan_render
+from lipdub.render.atlas import MouthAtlas
+from lipdub.render.plan_store import save_plan
+from lipdub.render.renderer import plan_render
 from lipdub.timeline import plan_timeline
 from lipdub.work_store import local_work_path
 from models.motion import MotionModel
@@ -47,8 +49,8 @@ class MoveOperator(Operator):
         if row.get("source_speech_uri"):
             model.fit_speaker(SpeechFeatures.from_npz(row["source_speech_uri"]), measured_mouth(faces), fps)
         targets = model.predict(dub, timeline.n_frames, fps).astype(np.float32)
-        plan = plan_render(faces, row["atlas_uri"], timeline.source_index, targets)
+        plan = plan_render(timeline.source_index, faces, MouthAtlas(row["atlas_uri"]), targets)
         plan_path = local_work_path(row["work_dir"]) / "plan.npz"
-        plan.to_npz(str(plan_path))
+        save_plan(plan, str(plan_path))
         row.update(plan_uri=str(plan_path), edited_frames=int(plan.edited_frames))
         return row

@@ -38,7 +38,9 @@ def build_dub_dataset(items: Dataset, config: PipelineConfig) -> Dataset:
     assemble_args = map_batches_arguments(config.resources["assemble"])
     assemble_args.pop("batch_size", None)
     assemble_args.pop("compute", None)
-    ds = ds.groupby("item_id").map_groups(assemble.assemble_group, **assemble_args)
+    # Few partitions: groups are a handful of small rows each; Ray's default of 200 costs seconds.
+    partitions = max(1, min(16, int(ray.cluster_resources().get("CPU", 1))))
+    ds = ds.groupby("item_id", num_partitions=partitions).map_groups(assemble.assemble_group, **assemble_args)
     return apply_operator(ds, QAOperator, config)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 import pyarrow as pa
@@ -56,9 +57,9 @@ def apply_operator(ds: Dataset, operator_cls: type[Operator], config: PipelineCo
     resources = config.resources[operator_cls.name]
     kwargs = map_batches_arguments(resources)
     if resources.pool_size:
-        return ds.map_batches(
-            _OperatorActor, fn_constructor_kwargs={"operator_cls": operator_cls, "config": config}, **kwargs
-        )
+        # A named subclass so Ray's plan, dashboard and logs say which stage an actor serves.
+        actor_cls = type(f"{operator_cls.__name__.removesuffix('Operator')}Actor", (_OperatorActor,), {})
+        return ds.map_batches(actor_cls, fn_constructor_kwargs={"operator_cls": operator_cls, "config": config}, **kwargs)
     return ds.map_batches(_task_function(operator_cls, config), **kwargs)
 
 
@@ -79,5 +80,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     from ray.data import DataContext
 
     context = DataContext.get_current()
-    context.enable_progress_bars = True
+    # Bars on a terminal; in logs (cron, CI) Ray would print a full status table every few seconds.
+    context.enable_progress_bars = sys.stderr.isatty()
+    context.enable_operator_progress_bars = sys.stderr.isatty()
     log.info("Ray ready: %s", ray.cluster_resources())

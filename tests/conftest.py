@@ -19,3 +19,24 @@ def shared_media() -> Path:
     if not (SHARED_MEDIA / "clips").is_dir():
         pytest.skip(f"real media not found at {SHARED_MEDIA} (set LIPDUB_SHARED_MEDIA)")
     return SHARED_MEDIA
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One embedded local Ray for the whole test session, on loopback."""
+    import ray
+
+    from pipelines.ray_adapter import ensure_ray
+
+    ensure_ray(num_cpus=4)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def demo_inputs(tmp_path_factory):
+    """The demo's own sample: an animated face photo with synthesized speech, and a dub track."""
+    from jobs.demo import build_demo_inputs
+
+    source, dub = build_demo_inputs(tmp_path_factory.mktemp("demo_inputs"))
+    return source, dub

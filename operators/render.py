@@ -1,0 +1,54 @@
+"""render: one render segment: decode its source frames, synthesize the mouth, encode.
+
+Input columns: video_uri, analysis_uri, atlas_uri, plan_uri, segment_start, segment_stop,
+segment_uri, width, height, rotation, fps_num, fps_den.
+Output columns: segment_uri written (video-only H.264, same size, rate and rotation as the source).
+Fan-out: 1 -> 1 per segment; segments of one item render in parallel and join seamlessly because
+the plan (selection, placement smoothing, fades) was made for the whole timeline.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from lipdub.face.analysis import FaceAnalysis
+from lipdub.media.video_writer import VideoWriter
+from lipdub.render.atlas import MouthAtlas
+from lipdub.render.plan_store import load_plan
+from lipdub.render.renderer import render_frames
+from lipdub.render.source_frames import frames_for_timeline
+from lipdub.storage import local_path
+from operators.base import Operator
+
+log = logging.getLogger(__name__)
+
+
+class RenderOperator(Operator):
+    name = "render"
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        start, stop = int(row["segment_start"]), int(row["segment_stop"])
+        fps = Fraction(row["fps_num"], row["fps_den"])
+        faces = FaceAnalysis.from_npz(row["analysis_uri"])
+        atlas = MouthAtlas(row["atlas_uri"])
+        plan = load_plan(row["plan_uri"])
+        rotation = int(row["rotation"] or 0)
+        width, height = (row["height"], row["width"]) if rotation in (90, 270) else (row["width"], row["height"])
+        final = Path(row["segment_uri"])
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = final.with_name(f".{final.stem}.{os.getpid()}.tmp.mp4")
+        with local_path(row["video_uri"]) as video_path:
+            source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames)
+            frames = render_frames(source, plan.source_index, faces, atlas, plan.targets, plan=plan, frame_range=(start, stop))
+            encode = self.config.encode
+            with VideoWriter(str(staging), width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation) as writer:
+                for frame in frames:
+                    writer.write(frame)
+            if writer.frames_written != stop - start:
+                staging.unlink(missing_ok=True)
+                raise RuntimeError(f"segment {row['segment_index']} rendered {writer.frames_written} of {stop - start} frames")
+        os.replace(staging, final)
+        return row

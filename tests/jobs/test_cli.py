@@ -1,0 +1,91 @@
+"""The `lipdub` command as a user runs it: help everywhere, a real dub, one-line errors."""
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from jobs.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("command", [[], ["dub"], ["demo"], ["eval"]])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, command + ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def _silent_wav(path: Path, seconds: float = 2.0) -> Path:
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(16000)
+        handle.writeframes(np.zeros(int(16000 * seconds), np.int16).tobytes())
+    return path
+
+
+def _dub(tmp_path: Path, video: Path | str, audio: Path | str) -> tuple[object, Path]:
+    output = tmp_path / "out" / "dubbed.mp4"
+    result = runner.invoke(
+        app, ["dub", "--video", str(video), "--audio", str(audio), "--output", str(output), "--work-root", str(tmp_path / "work")]
+    )
+    return result, output
+
+
+def _assert_one_line_failure(result, output: Path, *needles: str) -> None:
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    assert any(needle in errors[0].lower() for needle in needles), errors[0]
+    assert not output.exists()
+    if output.parent.exists():  # no partial or temporary file left beside it either
+        assert list(output.parent.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_missing_video_path(tmp_path, ray_local, demo_inputs):
+    result, output = _dub(tmp_path, tmp_path / "nope.mp4", demo_inputs[1])
+    _assert_one_line_failure(result, output, "does not exist")
+
+
+@pytest.mark.slow
+def test_video_without_a_video_stream(tmp_path, ray_local, demo_inputs):
+    result, output = _dub(tmp_path, demo_inputs[1], demo_inputs[1])
+    _assert_one_line_failure(result, output, "no video stream")
+
+
+@pytest.mark.slow
+def test_dub_that_is_not_audio(tmp_path, ray_local, demo_inputs):
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio at all\n" * 50)
+    result, output = _dub(tmp_path, demo_inputs[0], text)
+    _assert_one_line_failure(result, output, "not a media file", "cannot", "invalid", "no audio")
+
+
+@pytest.mark.slow
+def test_empty_dub(tmp_path, ray_local, demo_inputs):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    result, output = _dub(tmp_path, demo_inputs[0], empty)
+    _assert_one_line_failure(result, output, "empty")
+
+
+@pytest.mark.slow
+def test_silent_dub(tmp_path, ray_local, demo_inputs):
+    result, output = _dub(tmp_path, demo_inputs[0], _silent_wav(tmp_path / "silent.wav"))
+    _assert_one_line_failure(result, output, "silent", "no speech")
+
+
+@pytest.mark.slow
+def test_video_without_a_face(tmp_path, ray_local, demo_inputs):
+    from lipdub.face.fixtures import make_no_face_video
+
+    no_face = tmp_path / "no_face.mp4"
+    make_no_face_video(str(no_face))
+    result, output = _dub(tmp_path, no_face, demo_inputs[1])
+    _assert_one_line_failure(result, output, "no face")
