@@ -120,6 +120,24 @@ def evaluate(
         typer.echo(json.dumps(report, indent=2, default=float))
 
 
+@app.command()
+def bench(
+    seconds: float = typer.Option(60.0, help="Length of the benchmark clip."),
+    shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder to build the clip from (default: found beside the project, else the project's own sample)."),
+    out_dir: Optional[Path] = typer.Option(None, help="Keep the clip and outputs here."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Time the full pipeline against a plain decode + libx264 re-encode of the same 1280x720 clip."""
+    _setup_logging(verbose)
+    from jobs.bench import run_bench
+
+    if shared_media is None:
+        candidate = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+        shared_media = candidate if (candidate / "clips").is_dir() else None
+    report = run_bench(seconds, shared_media, out_dir)
+    typer.echo(json.dumps(report, indent=2, default=float))
+
+
 def main() -> None:
     app()
 
