@@ -140,3 +140,57 @@ def canonical_mouth_shape(landmarks: np.ndarray, template: np.ndarray) -> np.nda
     frames = landmarks if landmarks.ndim == 3 else landmarks[None]
     shape = apply_affine(matrices, frames[:, MOUTH_SHAPE_POINTS, :])
     return shape if landmarks.ndim == 3 else shape[0]
+
+
+# --- Batched helpers used by the renderer (additive; the functions above are unchanged). ---
+
+# Points on the face oval level with the cheekbones (image left / image right) and the forehead top:
+# they do not move with speech and shift strongly when the head turns or nods.
+RIGHT_CHEEK_OVAL = 234
+LEFT_CHEEK_OVAL = 454
+FOREHEAD_TOP = 10
+# Below the nose: subnasale and the nostril wings, the top edge of a lower-face region.
+NOSE_BOTTOM_POINTS: tuple[int, ...] = (2, 98, 327, 64, 294)
+
+
+def fit_similarity_batch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares similarities ``(T, 2, 3)`` mapping each ``source[t]`` ``(N, 2)`` onto ``target``.
+
+    Same result as :func:`fit_similarity` per frame (a 2-D similarity without reflection is a
+    complex-linear map, so the least-squares fit has a closed form) but vectorised over frames,
+    which matters for long tracks. ``target`` is ``(N, 2)`` or ``(T, N, 2)``.
+    """
+    src = np.asarray(source, dtype=np.float64)
+    dst = np.broadcast_to(np.asarray(target, dtype=np.float64), src.shape)
+    zs = src[..., 0] + 1j * src[..., 1]
+    zd = dst[..., 0] + 1j * dst[..., 1]
+    zs_mean, zd_mean = zs.mean(axis=-1, keepdims=True), zd.mean(axis=-1, keepdims=True)
+    zs_c, zd_c = zs - zs_mean, zd - zd_mean
+    gain = (np.conj(zs_c) * zd_c).sum(axis=-1) / np.maximum((np.abs(zs_c) ** 2).sum(axis=-1), 1e-12)
+    offset = zd_mean[..., 0] - gain * zs_mean[..., 0]
+    a, b = gain.real, gain.imag
+    row0 = np.stack([a, -b, offset.real], axis=-1)
+    row1 = np.stack([b, a, offset.imag], axis=-1)
+    return np.stack([row0, row1], axis=-2)
+
+
+def face_to_canonical_batch(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Vectorised :func:`face_to_canonical` for a track ``(T, 468, 2)`` -> ``(T, 2, 3)``."""
+    return fit_similarity_batch(np.asarray(landmarks)[:, STABLE_POINTS, :], template)
+
+
+def head_pose_proxies(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Cheap yaw / pitch proxies ``(T, 2)`` in canonical units from points that do not move with speech.
+
+    Yaw: the nose tip's offset from the midpoint of the two cheek-level face-oval points (a turned
+    head shows more cheek on one side). Pitch: the canonical height of the forehead top relative
+    to the nose tip (a nodding head foreshortens the upper face). Only differences between frames
+    of the same video are meaningful, which is all the mouth-atlas search needs.
+    """
+    frames = np.asarray(landmarks, dtype=np.float64)
+    matrices = face_to_canonical_batch(frames, template)
+    points = apply_affine(matrices, frames[:, [NOSE_TIP, RIGHT_CHEEK_OVAL, LEFT_CHEEK_OVAL, FOREHEAD_TOP], :])
+    nose, right, left, forehead = points[:, 0], points[:, 1], points[:, 2], points[:, 3]
+    yaw = nose[:, 0] - 0.5 * (right[:, 0] + left[:, 0])
+    pitch = nose[:, 1] - forehead[:, 1]
+    return np.stack([yaw, pitch], axis=-1)

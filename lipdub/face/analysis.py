@@ -1,0 +1,240 @@
+"""Face analysis of a whole video: the speaker's smoothed landmarks per frame, cuts and counts.
+
+Streams the frames once: per frame a 64x36 gray copy for cut detection, then the tracker (one
+mesh run per tracked face, the detector only now and then). Only landmarks are kept, never frames,
+so memory grows by ~4 KB per frame and face. At the end the speaker track is chosen and smoothed.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+
+from lipdub.errors import InputError
+from lipdub.face import geometry
+from lipdub.face.cuts import ShotCutDetector, small_gray
+from lipdub.face.detect import FaceDetector
+from lipdub.face.mesh import FaceMesher
+from lipdub.face.speaker import pick_speaker
+from lipdub.face.track import FaceTrack, FaceTracker, smooth_landmarks
+from lipdub.media.probe import probe_video
+from lipdub.media.video_reader import iter_frames
+
+logger = logging.getLogger(__name__)
+
+NPZ_VERSION = 1
+
+
+@dataclass
+class FaceAnalysis:
+    """The speaker's face through the video, in upright full-resolution pixels.
+
+    ``landmarks`` (T, 468, 2) float32, smoothed; zeros where ``valid`` is False (speaker not seen).
+    ``cut_before`` (T,) True where a frame starts a new shot (never frame 0).
+    ``n_tracks`` face tracks found; ``speaker_track`` the id of the speaker's among them.
+    ``n_faces`` (T,) faces seen per frame; ``boxes`` (T, 4) the speaker's face box
+    ``[x0, y0, x1, y1]`` from its landmarks (zeros where invalid). Both default from the others.
+    """
+
+    landmarks: np.ndarray
+    valid: np.ndarray
+    cut_before: np.ndarray
+    n_tracks: int
+    speaker_track: int
+    width: int
+    height: int
+    fps: float
+    n_faces: np.ndarray | None = None
+    boxes: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
+        self.valid = np.asarray(self.valid, dtype=bool)
+        self.cut_before = np.asarray(self.cut_before, dtype=bool)
+        self.fps = float(self.fps)
+        if self.n_faces is None:
+            self.n_faces = self.valid.astype(np.int16)
+        self.n_faces = np.asarray(self.n_faces, dtype=np.int16)
+        if self.boxes is None:
+            self.boxes = landmark_boxes(self.landmarks, self.valid)
+        self.boxes = np.asarray(self.boxes, dtype=np.float32)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.valid)
+
+    def mouth_measurements(self) -> np.ndarray:
+        """``(T, 2)`` float32 [opening, width] (geometry units) per frame; zeros where invalid."""
+        out = np.zeros((self.n_frames, 2), np.float32)
+        if self.valid.any():
+            face = self.landmarks[self.valid]
+            out[self.valid, 0] = geometry.mouth_opening(face)
+            out[self.valid, 1] = geometry.mouth_width(face)
+        return out
+
+    def to_npz(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Save (compressed) to a path or a binary file object (e.g. ``storage.open_uri(uri, "wb")``)."""
+        np.savez_compressed(
+            path, version=np.int32(NPZ_VERSION), landmarks=self.landmarks, valid=self.valid,
+            cut_before=self.cut_before, n_tracks=np.int32(self.n_tracks), speaker_track=np.int32(self.speaker_track),
+            width=np.int32(self.width), height=np.int32(self.height), fps=np.float64(self.fps),
+            n_faces=self.n_faces, boxes=self.boxes)
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike[str] | IO[bytes]) -> "FaceAnalysis":
+        """Load what ``to_npz`` wrote."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(landmarks=data["landmarks"], valid=data["valid"], cut_before=data["cut_before"],
+                       n_tracks=int(data["n_tracks"]), speaker_track=int(data["speaker_track"]),
+                       width=int(data["width"]), height=int(data["height"]), fps=float(data["fps"]),
+                       n_faces=data["n_faces"], boxes=data["boxes"])
+
+
+def landmark_boxes(landmarks: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``(T, 4)`` landmark bounding boxes, zeros where invalid."""
+    boxes = np.zeros((len(valid), 4), np.float32)
+    if np.any(valid):
+        face = landmarks[valid]
+        boxes[valid] = np.concatenate([face.min(axis=1), face.max(axis=1)], axis=1)
+    return boxes
+
+
+def _fit_length(values: np.ndarray, n_frames: int) -> np.ndarray:
+    """Loudness per frame trimmed or padded (with its last value) to the video's frame count."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    if abs(len(values) - n_frames) > 2:
+        logger.warning("source loudness has %d values for %d video frames; aligning from the start",
+                       len(values), n_frames)
+    if len(values) >= n_frames:
+        return values[:n_frames]
+    fill = values[-1] if len(values) else 0.0
+    return np.concatenate([values, np.full(n_frames - len(values), fill)])
+
+
+_END = object()
+
+
+def prefetched(frames: Iterable[np.ndarray], depth: int = 6) -> Iterator[np.ndarray]:
+    """Iterate ``frames`` from a background thread, at most ``depth`` ahead.
+
+    Why: decoding (PyAV) and the landmark model (MediaPipe) both release the GIL, so on two cores
+    decoding the next frames while the current one is measured cuts the wall time by about a third.
+    Errors raised while decoding are re-raised here; stopping early stops the thread.
+    """
+    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        source = iter(frames)
+        try:
+            for frame in source:
+                while not stop.is_set():
+                    try:
+                        buffer.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            else:
+                buffer.put(_END)
+        except Exception as exc:  # handed to the consumer, which re-raises it
+            buffer.put(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if stop.is_set() and close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="frame-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, Exception):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+
+
+def analyze_frames(frames: Iterable[np.ndarray], *, fps: float, source_loudness: np.ndarray | None = None,
+                   speaker_point: Sequence[float] | None = None, full_size: tuple[int, int] | None = None,
+                   source_name: str = "the video", detector: FaceDetector | None = None,
+                   mesher: FaceMesher | None = None, detect_every_s: float = 0.4,
+                   tiles_every_s: float = 3.0) -> FaceAnalysis:
+    """``analyze_faces`` on frames already decoded (upright RGB, in order).
+
+    ``full_size`` (width, height): the video's full display size when ``frames`` are a downscaled
+    copy; landmarks are scaled up to it. A detector/mesher passed in is borrowed, not closed.
+    ``detect_every_s`` / ``tiles_every_s``: how often the detector looks for new faces, and for new
+    small faces with zoomed tiles, besides the first frame, each cut and each lost track.
+    """
+    own_detector, own_mesher = detector is None, mesher is None
+    detector = detector or FaceDetector()
+    mesher = mesher or FaceMesher()
+    try:
+        tracker = FaceTracker(detector, mesher, detect_every=max(1, round(detect_every_s * fps)),
+                              tiles_every=max(1, round(tiles_every_s * fps)))
+        cuts = ShotCutDetector()
+        cut_flags: list[bool] = []
+        face_counts: list[int] = []
+        frame_size: tuple[int, int] | None = None
+        started = time.perf_counter()
+        for frame in frames:
+            if frame_size is None:
+                frame_size = (frame.shape[1], frame.shape[0])
+            cut = cuts.update(small_gray(frame))
+            cut_flags.append(cut)
+            face_counts.append(len(tracker.update(frame, cut_before=cut)))
+        elapsed = time.perf_counter() - started
+    finally:
+        if own_detector:
+            detector.close()
+        if own_mesher:
+            mesher.close()
+    n_frames = len(cut_flags)
+    tracks = tracker.tracks()
+    logger.info("%s: %d frames, %d cuts, %d face tracks in %.1f s (%.1f ms/frame; %s)", source_name, n_frames,
+                sum(cut_flags), len(tracks), elapsed, 1000 * elapsed / max(n_frames, 1), tracker.stats)
+    if not tracks:
+        raise InputError(f"no face found in {source_name}")
+    assert frame_size is not None
+    width, height = full_size or frame_size
+    if (width, height) != frame_size:
+        tracks = [track.scaled(width / frame_size[0], height / frame_size[1]) for track in tracks]
+    loudness = None if source_loudness is None else _fit_length(source_loudness, n_frames)
+    speaker = pick_speaker(tracks, loudness, speaker_point, fps=fps)
+    chosen: FaceTrack = next(track for track in tracks if track.track_id == speaker)
+    raw, valid = chosen.dense(n_frames)
+    cut_before = np.asarray(cut_flags, dtype=bool)
+    landmarks = smooth_landmarks(raw, valid, cut_before, fps)
+    landmarks[~valid] = 0.0
+    return FaceAnalysis(landmarks=landmarks, valid=valid, cut_before=cut_before, n_tracks=len(tracks),
+                        speaker_track=speaker, width=int(width), height=int(height), fps=float(fps),
+                        n_faces=np.asarray(face_counts, dtype=np.int16))
+
+
+def analyze_faces(path: str | os.PathLike[str], *, source_loudness: np.ndarray | None = None,
+                  speaker_point: Sequence[float] | None = None, max_side: int | None = None) -> FaceAnalysis:
+    """Detect, track and smooth faces in a video file and pick the speaker.
+
+    ``source_loudness``: the source audio's loudness in dB per video frame (as
+    ``frames_at(loudness(samples), n_frames, fps)`` from ``lipdub.audio.features`` gives it), used
+    to find the face that speaks; ``speaker_point``: a hint instead, ``(x, y)`` or
+    ``(frame, x, y)`` in full-resolution pixels, see ``lipdub.face.speaker``. ``max_side``: analyse a copy downscaled so its longer side is at most
+    this (faster on big videos; landmarks are still returned in full-resolution pixels).
+    Raises ``InputError("no face found in <path>")`` when no frame has a face.
+    """
+    info = probe_video(path)
+    return analyze_frames(prefetched(iter_frames(path, max_side=max_side)), fps=float(info.fps),
+                          source_loudness=source_loudness, speaker_point=speaker_point,
+                          full_size=info.display_size, source_name=os.fspath(path))
