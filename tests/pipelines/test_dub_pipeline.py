@@ -32,7 +32,7 @@ def dubbed(tmp_path_factory, ray_local, demo_inputs):
 
 def test_one_result_row_per_item_and_bad_items_fail_alone(dubbed):
     _, _, folder, results = dubbed
-    assert sorted(results) == ["broken", "bounce", "cut"]
+    assert sorted(results) == ["bounce", "broken", "cut"]
     assert results["broken"]["status"] == "failed"
     assert "does not exist" in results["broken"]["error"]
     assert not (folder / "broken.mp4").exists()
