@@ -84,16 +84,32 @@ def correlations(measured: np.ndarray, real: np.ndarray) -> dict[str, float]:
     return {"opening": pearson(measured[:n, 0], real[:n, 0]), "width": pearson(measured[:n, 1], real[:n, 1])}
 
 
-def _dub_and_measure(clip: HalvedClip, folder: Path, config: PipelineConfig, variant: str) -> dict[str, Any]:
-    output = folder / f"{clip.name}_{variant}.mp4"
-    (result,) = run_items(
-        [{"item_id": f"{clip.name}-{variant}", "video_uri": clip.first_video, "audio_uri": clip.second_audio, "output_uri": str(output)}],
-        config,
-    )
-    if result["status"] != "ok":
-        return {"status": "failed", "error": result["error"]}
-    measured = measure_mouth(str(output), load_audio(clip.second_audio, sample_rate=SAMPLE_RATE))
-    return {"status": "ok", **correlations(measured, clip.second_real), "output": str(output)}
+def _dub_variant(clips: list[HalvedClip], folder: Path, config: PipelineConfig, variant: str) -> dict[str, dict[str, Any]]:
+    """Dub every clip's first half with its second half's speech (one catalog run), then measure."""
+    rows = []
+    for clip in clips:
+        row = {
+            "item_id": clip.name,
+            "video_uri": clip.first_video,
+            "audio_uri": clip.second_audio,
+            "output_uri": str(folder / f"{clip.name}_{variant}.mp4"),
+        }
+        if variant == "oracle":
+            targets = folder / f"{clip.name}_oracle.npy"
+            np.save(targets, clip.second_real.astype(np.float32))
+            row["motion_targets_uri"] = str(targets)
+        rows.append(row)
+    model = "default" if variant == "oracle" else variant
+    results = {row["item_id"]: row for row in run_items(rows, config.with_overrides(motion_model=model))}
+    figures: dict[str, dict[str, Any]] = {}
+    for clip in clips:
+        result = results[clip.name]
+        if result["status"] != "ok":
+            figures[clip.name] = {"status": "failed", "error": result["error"]}
+            continue
+        measured = measure_mouth(result["output_uri"], load_audio(clip.second_audio, sample_rate=SAMPLE_RATE))
+        figures[clip.name] = {"status": "ok", **correlations(measured, clip.second_real), "output": result["output_uri"]}
+    return figures
 
 
 def run_holdout(clips: list[str], *, oracle_motion: bool = False, work_root: str | None = None, out_dir: str | None = None) -> dict[str, Any]:
@@ -103,23 +119,16 @@ def run_holdout(clips: list[str], *, oracle_motion: bool = False, work_root: str
     folder = Path(out_dir or tempfile.mkdtemp(prefix="lipdub-holdout-"))
     folder.mkdir(parents=True, exist_ok=True)
     variants = ["default", "loudness"] + (["oracle"] if oracle_motion else [])
-    per_clip: dict[str, dict[str, Any]] = {}
-    for clip_path in clips:
-        clip = halve_clip(clip_path, folder)
-        figures: dict[str, Any] = {"untouched": correlations(clip.first_real, clip.second_real)}
-        for variant in variants:
-            spec = variant
-            if variant == "oracle":
-                oracle_file = folder / f"{clip.name}_oracle.npy"
-                np.save(oracle_file, clip.second_real.astype(np.float32))
-                spec = f"oracle:{oracle_file}"
-            figures[variant] = _dub_and_measure(clip, folder, base.with_overrides(motion_model=spec), variant)
-        per_clip[clip.name] = figures
-        log.info("%s: %s", clip.name, {k: (v.get("opening"), v.get("width")) for k, v in figures.items()})
+    halves = [halve_clip(clip_path, folder) for clip_path in clips]
+    per_clip: dict[str, dict[str, Any]] = {h.name: {"untouched": correlations(h.first_real, h.second_real)} for h in halves}
+    for variant in variants:
+        for name, figures in _dub_variant(halves, folder, base, variant).items():
+            per_clip[name][variant] = figures
     means = {}
     for variant in ["untouched"] + variants:
         for metric in ("opening", "width"):
             values = [per_clip[c][variant].get(metric) for c in per_clip]
             finite = [v for v in values if v is not None and np.isfinite(v)]
             means[f"{variant}_{metric}"] = float(np.mean(finite)) if finite else float("nan")
+    log.info("hold-out means: %s", means)
     return {"clips": per_clip, "mean": means, "outputs": str(folder)}

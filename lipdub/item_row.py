@@ -22,6 +22,8 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
     ("sync_mode", pa.string()),
     ("speaker_point", pa.string()),  # "x,y" in source pixels, or null for automatic
     ("transcript", pa.string()),
+    # Evaluation only: .npy of known [opening, width] per output frame (the oracle motion).
+    ("motion_targets_uri", pa.string()),
     # Outcome.
     ("status", pa.string()),  # pending | ok | failed | skipped
     ("error", pa.string()),

@@ -45,7 +45,8 @@ class MoveOperator(Operator):
         faces = FaceAnalysis.from_npz(row["analysis_uri"])
         timeline = plan_timeline(int(row["n_source_frames"]), fps, float(row["dub_seconds"]), row["resolved_sync_mode"])
         dub = SpeechFeatures.from_npz(row["dub_speech_uri"])
-        model: MotionModel = build_motion_model(self.model_spec)
+        spec = f"oracle:{row['motion_targets_uri']}" if row.get("motion_targets_uri") else self.model_spec
+        model: MotionModel = build_motion_model(spec)
         if row.get("source_speech_uri"):
             model.fit_speaker(SpeechFeatures.from_npz(row["source_speech_uri"]), measured_mouth(faces), fps)
         targets = model.predict(dub, timeline.n_frames, fps).astype(np.float32)
