@@ -8,6 +8,7 @@ Fan-out: 1 -> 1. The motion model is calibrated on this speaker's own audio and 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,6 @@ from lipdub.audio.features import SpeechFeatures
 from lipdub.face.analysis import FaceAnalysis
 from lipdub.face.geometry import mouth_opening, mouth_width
 from lipdub.render.atlas import MouthAtlas
-from lipdub.render.plan_store import save_plan
 from lipdub.render.renderer import plan_render
 from lipdub.timeline import plan_timeline
 from lipdub.work_store import local_work_path
@@ -52,6 +52,8 @@ class MoveOperator(Operator):
         targets = model.predict(dub, timeline.n_frames, fps).astype(np.float32)
         plan = plan_render(timeline.source_index, faces, MouthAtlas(row["atlas_uri"]), targets)
         plan_path = local_work_path(row["work_dir"]) / "plan.npz"
-        save_plan(plan, str(plan_path))
+        staging = plan_path.with_name("plan.tmp.npz")
+        plan.to_npz(str(staging))
+        os.replace(staging, plan_path)  # never a half-written plan for a rerun to trust
         row.update(plan_uri=str(plan_path), edited_frames=int(plan.edited_frames))
         return row

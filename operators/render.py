@@ -17,8 +17,7 @@ from typing import Any
 from lipdub.face.analysis import FaceAnalysis
 from lipdub.media.video_writer import VideoWriter
 from lipdub.render.atlas import MouthAtlas
-from lipdub.render.plan_store import load_plan
-from lipdub.render.renderer import render_frames
+from lipdub.render.renderer import RenderPlan, render_frames
 from lipdub.render.source_frames import frames_for_timeline
 from lipdub.storage import local_path
 from operators.base import Operator
@@ -34,7 +33,7 @@ class RenderOperator(Operator):
         fps = Fraction(row["fps_num"], row["fps_den"])
         faces = FaceAnalysis.from_npz(row["analysis_uri"])
         atlas = MouthAtlas(row["atlas_uri"])
-        plan = load_plan(row["plan_uri"])
+        plan = RenderPlan.from_npz(row["plan_uri"])
         rotation = int(row["rotation"] or 0)
         width, height = (row["height"], row["width"]) if rotation in (90, 270) else (row["width"], row["height"])
         final = Path(row["segment_uri"])

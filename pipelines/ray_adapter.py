@@ -68,7 +68,13 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    init_kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
+    # OpenBLAS worker threads keep spinning after any small numpy linear algebra and halve
+    # OpenCV's speed in the render stage; our BLAS work is tiny, so one thread everywhere.
+    init_kwargs: dict[str, Any] = {
+        "log_to_driver": False,
+        "include_dashboard": False,
+        "runtime_env": {"env_vars": {"OPENBLAS_NUM_THREADS": "1"}},
+    }
     if address:
         init_kwargs["address"] = address
     else:
