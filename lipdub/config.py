@@ -58,6 +58,13 @@ class AnalyzeConfig:
 
 
 @dataclass(frozen=True)
+class ListenConfig:
+    # The motion model calibrates on at most this much of the source's own speech: half a
+    # minute pins a speaker's range and style, and recognition time grows with length.
+    calibration_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class RenderConfig:
     segment_seconds: float = 8.0
     fade_frames: int = 4
@@ -71,6 +78,7 @@ class PipelineConfig:
     resources: dict[str, StageResources] = field(default_factory=default_stage_resources)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
+    listen: ListenConfig = field(default_factory=ListenConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     # "default" (rules + speaker calibration), "rules", "loudness" (naive baseline) or
     # "oracle:<npy of [opening, width] per output frame>" (evaluation only).

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from lipdub.audio.features import SAMPLE_RATE, SpeechFeatures, analyze_speech, frames_at, loudness
+from lipdub.audio.features import SAMPLE_RATE, SpeechFeatures, analyze_speech, frames_at
 from lipdub.audio.phonemes import PhoneRecognizer
 from lipdub.audio.vad import VoiceActivity
 from models.motion import MotionModel, default_motion_model

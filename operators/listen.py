@@ -56,7 +56,8 @@ class ListenOperator(Operator):
 
     def _source_speech(self, row: dict[str, Any]) -> str | None:
         """The source's own speech features, computed once per source video."""
-        directory = analysis_dir(self.config.work_root, combine(row["source_fingerprint"], "speech"))
+        limit_s = self.config.listen.calibration_seconds
+        directory = analysis_dir(self.config.work_root, combine(row["source_fingerprint"], "speech", limit_s))
         path = directory / SOURCE_SPEECH_FILE
         if path.exists():
             return str(path)
@@ -67,6 +68,6 @@ class ListenOperator(Operator):
                 return None  # no audio track: the motion model falls back to generic rules
         directory.mkdir(parents=True, exist_ok=True)
         staging = Path(str(path) + ".tmp.npz")
-        self._speech(samples).to_npz(str(staging))
+        self._speech(samples[: int(limit_s * SAMPLE_RATE)]).to_npz(str(staging))
         staging.replace(path)
         return str(path)

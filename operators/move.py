@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from lipdub.audio.features import SpeechFeatures
-from lipdub.face.analysis import FaceAnalysis
-from lipdub.face.geometry import mouth_opening, mouth_width
+from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.render.atlas import MouthAtlas
 from lipdub.render.renderer import plan_render
 from lipdub.timeline import plan_timeline
@@ -29,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def measured_mouth(faces: FaceAnalysis) -> np.ndarray:
     """[opening, width] per source frame; NaN where the speaker's face was not found."""
-    measured = np.stack([mouth_opening(faces.landmarks), mouth_width(faces.landmarks)], axis=1).astype(np.float32)
+    measured = faces.mouth_measurements()
     measured[~faces.valid] = np.nan
     return measured
 

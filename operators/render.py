@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from lipdub.face.analysis import FaceAnalysis
+from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.media.video_writer import VideoWriter
 from lipdub.render.atlas import MouthAtlas
 from lipdub.render.renderer import RenderPlan, render_frames

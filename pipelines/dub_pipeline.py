@@ -30,9 +30,12 @@ log = logging.getLogger(__name__)
 
 def build_dub_dataset(items: Dataset, config: PipelineConfig) -> Dataset:
     """Append every stage to a dataset of catalog rows (ROW_SCHEMA)."""
-    ds = items
-    for operator_cls in (ProbeOperator, AnalyzeOperator, ListenOperator, MoveOperator, SegmentOperator, RenderOperator):
+    # One row per block: a map task works through its block's rows one after another, so items
+    # (and, after the fan-out, render segments) only run in parallel when they are separate blocks.
+    ds = items.repartition(target_num_rows_per_block=1)
+    for operator_cls in (ProbeOperator, AnalyzeOperator, ListenOperator, MoveOperator, SegmentOperator):
         ds = apply_operator(ds, operator_cls, config)
+    ds = apply_operator(ds.repartition(target_num_rows_per_block=1), RenderOperator, config)
     # Segments of one item come back together here (an all-to-all step, per item).
     assemble = AssembleOperator(config)
     assemble_args = map_batches_arguments(config.resources["assemble"])

@@ -13,7 +13,6 @@ import os
 from fractions import Fraction
 from typing import Iterator
 
-import av
 import numpy as np
 
 from lipdub.errors import InputError
