@@ -183,6 +183,12 @@ def atomic_output(uri: str, suffix: str) -> Iterator[str]:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def _atomic_local(final: str, suffix: str) -> Iterator[str]:
     parent = os.path.dirname(os.path.abspath(final))
@@ -194,6 +200,8 @@ def _atomic_local(final: str, suffix: str) -> Iterator[str]:
         yield tmp
         if not os.path.exists(tmp):
             raise FileNotFoundError(f"nothing was written for {final}")
+        # mkstemp makes 0600 files; outputs get the permissions any new file would (umask).
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, final)
     except BaseException:
         try:

@@ -215,3 +215,18 @@ def test_s3_endpoint_from_env(s3_server, monkeypatch):
     fs = filesystem_for(uri, skip_instance_cache=True)
     fs.invalidate_cache()
     assert fs.cat_file("lipdub/env/x.txt") == b"via env"
+
+
+def test_atomic_local_output_has_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from lipdub.storage import atomic_output
+
+    final = tmp_path / "out.bin"
+    with atomic_output(str(final), suffix=".bin") as temporary:
+        with open(temporary, "wb") as handle:
+            handle.write(b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o666 & ~mask
