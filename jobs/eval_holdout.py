@@ -21,7 +21,6 @@ from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
 from lipdub.config import EncodeConfig, PipelineConfig
 from lipdub.evaluation.metrics import pearson
 from lipdub.face.analysis import analyze_faces
-from lipdub.face.geometry import mouth_opening, mouth_width
 from lipdub.media.audio_io import load_audio, write_wav
 from lipdub.media.mux import mux_segments
 from lipdub.media.probe import probe_video
@@ -50,9 +49,7 @@ def measure_mouth(video: str, audio_for_speaker: np.ndarray | None = None) -> np
     info = probe_video(video)
     loud = None if audio_for_speaker is None else frames_at(loudness(audio_for_speaker), info.n_frames, float(info.fps))
     faces = analyze_faces(video, source_loudness=loud)
-    values = np.stack([mouth_opening(faces.landmarks), mouth_width(faces.landmarks)], axis=1).astype(np.float64)
-    values[~faces.valid] = np.nan
-    return values
+    return faces.mouth_measurements(missing=np.nan).astype(np.float64)
 
 
 def halve_clip(clip: str, folder: Path) -> HalvedClip:

@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 
 def measured_mouth(faces: FaceAnalysis) -> np.ndarray:
     """[opening, width] per source frame; NaN where the speaker's face was not found."""
-    measured = faces.mouth_measurements()
-    measured[~faces.valid] = np.nan
-    return measured
+    return faces.mouth_measurements(missing=np.nan)
 
 
 class MoveOperator(Operator):

@@ -15,7 +15,6 @@ import numpy as np
 from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
 from lipdub.evaluation.metrics import OutsidePSNR, av_offset, lower_face_mask, mouth_jitter
 from lipdub.face.analysis import analyze_faces
-from lipdub.face.geometry import mouth_opening
 from lipdub.media.audio_io import load_audio
 from lipdub.media.probe import probe_video
 from lipdub.media.video_reader import iter_frames
@@ -23,9 +22,7 @@ from lipdub.storage import local_path
 
 
 def _opening(faces) -> np.ndarray:
-    values = mouth_opening(faces.landmarks).astype(np.float64)
-    values[~faces.valid] = np.nan
-    return values
+    return faces.mouth_measurements(missing=np.nan)[:, 0].astype(np.float64)
 
 
 def evaluate_output(output: str, *, source: str, dub: str) -> dict[str, Any]:

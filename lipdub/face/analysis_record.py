@@ -54,9 +54,9 @@ class FaceAnalysis:
     def n_frames(self) -> int:
         return len(self.valid)
 
-    def mouth_measurements(self) -> np.ndarray:
-        """``(T, 2)`` float32 [opening, width] (geometry units) per frame; zeros where invalid."""
-        out = np.zeros((self.n_frames, 2), np.float32)
+    def mouth_measurements(self, missing: float = 0.0) -> np.ndarray:
+        """``(T, 2)`` float32 [opening, width] (geometry units) per frame; ``missing`` where invalid."""
+        out = np.full((self.n_frames, 2), missing, np.float32)
         if self.valid.any():
             face = self.landmarks[self.valid]
             out[self.valid, 0] = geometry.mouth_opening(face)
