@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
-from lipdub.config import EncodeConfig, PipelineConfig
+from lipdub.config import PipelineConfig
 from pipelines.dub_pipeline import run_items
 from pipelines.ray_adapter import ensure_ray
 
@@ -27,7 +28,9 @@ def dub_one(
     item_id: str = "clip",
 ) -> dict[str, Any]:
     """Dub one video and return its results row (status ok or failed with an error message)."""
-    config = (config or PipelineConfig()).with_overrides(work_root=work_root, encode=EncodeConfig(crf=crf, preset=preset))
+    config = config or PipelineConfig()
+    # Only crf and preset come from the command line; other encode settings stay the config's.
+    config = config.with_overrides(work_root=work_root, encode=replace(config.encode, crf=crf, preset=preset))
     ensure_ray(ray_address)
     row = {
         "item_id": item_id,

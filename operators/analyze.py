@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
+from lipdub.audio.frame_loudness import loudness_per_frame
 from lipdub.errors import InputError
 from lipdub.face.analysis import FaceAnalysis, analyze_faces
 from lipdub.fingerprint import combine
-from lipdub.media.audio_io import load_audio
 from lipdub.media.probe import probe_video
 from lipdub.media.video_reader import iter_frames
 from lipdub.render.atlas import build_mouth_atlas
@@ -43,10 +42,9 @@ def parse_speaker_point(text: str | None) -> tuple[float, float] | None:
 def source_loudness_per_frame(video_path: str, n_frames: int, fps: float) -> np.ndarray | None:
     """The source's own speech loudness per video frame (for picking the speaker), or None."""
     try:
-        samples = load_audio(video_path, sample_rate=SAMPLE_RATE)
+        return loudness_per_frame(video_path, n_frames, fps)
     except InputError:
         return None  # a video without sound: the speaker is the largest face
-    return frames_at(loudness(samples), n_frames, fps)
 
 
 class AnalyzeOperator(Operator):

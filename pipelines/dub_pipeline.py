@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable
 
-import pyarrow as pa
 import ray
 from ray.data import Dataset
 
@@ -57,4 +56,4 @@ def run_items(rows: Iterable[dict[str, Any]], config: PipelineConfig) -> list[di
     return [{name: row.get(name) for name in ROW_SCHEMA.names} for row in results]
 
 
-__all__ = ["build_dub_dataset", "run_items", "pa"]
+__all__ = ["build_dub_dataset", "run_items"]

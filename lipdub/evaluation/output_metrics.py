@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
+from lipdub.audio.frame_loudness import loudness_per_frame
+from lipdub.errors import InputError
 from lipdub.evaluation.metrics import OutsidePSNR, av_offset, lower_face_mask, mouth_jitter
 from lipdub.face.analysis import analyze_faces
-from lipdub.media.audio_io import load_audio
 from lipdub.media.probe import probe_video
 from lipdub.media.video_reader import iter_frames
 from lipdub.storage import local_path
@@ -29,14 +29,13 @@ def evaluate_output(output: str, *, source: str, dub: str) -> dict[str, Any]:
     with local_path(output) as out_path, local_path(source) as src_path, local_path(dub) as dub_path:
         info = probe_video(out_path)
         fps = float(info.fps)
-        dub_loudness = frames_at(loudness(load_audio(dub_path, sample_rate=SAMPLE_RATE)), info.n_frames, fps)
+        dub_loudness = loudness_per_frame(dub_path, info.n_frames, fps)
         out_faces = analyze_faces(out_path, source_loudness=dub_loudness)
         src_info = probe_video(src_path)
-        src_loudness = None
         try:
-            src_loudness = frames_at(loudness(load_audio(src_path, sample_rate=SAMPLE_RATE)), src_info.n_frames, float(src_info.fps))
-        except ValueError:
-            pass
+            src_loudness = loudness_per_frame(src_path, src_info.n_frames, float(src_info.fps))
+        except InputError:
+            src_loudness = None  # a silent source: its speaker is the largest face
         src_faces = analyze_faces(src_path, source_loudness=src_loudness)
         out_open = _opening(out_faces)
         lag, corr, corr0 = av_offset(out_open, dub_loudness)
