@@ -16,17 +16,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+from jobs.logging_setup import setup_logging
+
 log = logging.getLogger("lipdub")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("ray", "numba", "urllib3", "botocore", "s3fs", "fsspec", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -46,7 +38,7 @@ def dub(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Dub one video: re-animate the speaker's mouth to follow AUDIO and mux it in."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     from jobs.dub_one import dub_one
 
     result = dub_one(
@@ -67,6 +59,53 @@ def dub(
     typer.echo(f"wrote {result['output_uri']} ({result['n_output_frames']} frames)")
 
 
+@app.command("run")
+def run_catalog_command(
+    catalog: str = typer.Argument(..., help="Catalog manifest: a Parquet file, a prefix of Parquet files, or a CSV (local or s3://...)."),
+    output_root: Optional[str] = typer.Option(None, "--output-root", help="Outputs go to <root>/<language>/<item_id>.mp4 unless the catalog names output_uri."),
+    config_uri: Optional[str] = typer.Option(None, "--config", help="YAML/JSON config file (per-stage resources, encode, ...)."),
+    work_root: Optional[str] = typer.Option(None, "--work-root", help="Work store for cached analyses (a shared URI such as s3://... on clusters)."),
+    state_root: Optional[str] = typer.Option(None, "--state-root", help="Where run records go (default <output-root>/_lipdub)."),
+    force: bool = typer.Option(False, "--force", help="Redo every item, even those finished before."),
+    ray_address: Optional[str] = typer.Option(None, "--address", help="Ray address (default: RAY_ADDRESS, else a local Ray)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Dub a catalog. Resumable: items finished before with the same inputs and settings are
+    skipped, so a rerun after a crash or Ctrl-C does only what is left. Exit 0 all ok, 2 unusable
+    catalog, 3 some items failed or were left pending (see the results manifest)."""
+    setup_logging(verbose)
+    from jobs.dub_catalog import exit_code, run_with_cli_errors
+
+    summary = run_with_cli_errors(
+        catalog, output_root=output_root, config_uri=config_uri, work_root=work_root, state_root=state_root, force=force, ray_address=ray_address
+    )
+    typer.echo(summary.to_json())
+    raise typer.Exit(code=exit_code(summary))
+
+
+@app.command()
+def nightly(
+    catalog: str = typer.Argument(..., help="Catalog manifest (Parquet file or prefix, or CSV)."),
+    output_root: Optional[str] = typer.Option(None, "--output-root", help="Outputs go to <root>/<language>/<item_id>.mp4."),
+    config_uri: Optional[str] = typer.Option(None, "--config", help="YAML/JSON config file."),
+    work_root: Optional[str] = typer.Option(None, "--work-root", help="Work store for cached analyses."),
+    state_root: Optional[str] = typer.Option(None, "--state-root", help="Where run records go (default <output-root>/_lipdub)."),
+    lock_hours: float = typer.Option(20.0, "--lock-hours", help="A nightly lock older than this is taken to be stale."),
+    ray_address: Optional[str] = typer.Option(None, "--address", help="Ray address (default: RAY_ADDRESS, else a local Ray)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """The nightly run: dub only what is new or changed since the last run (and retry failures).
+    Holds a lock under the state root so overlapping schedules do not run the catalog twice."""
+    setup_logging(verbose)
+    from jobs.nightly import run_nightly_cli
+
+    raise typer.Exit(
+        code=run_nightly_cli(
+            catalog, output_root=output_root, config_uri=config_uri, work_root=work_root, state_root=state_root, lock_hours=lock_hours, ray_address=ray_address
+        )
+    )
+
+
 @app.command()
 def demo(
     out_dir: Path = typer.Option(Path("lipdub-demo"), help="Folder for the sample inputs and the dubbed output."),
@@ -74,7 +113,7 @@ def demo(
 ) -> None:
     """Build a small sample of the project's own making (an animated face photo plus synthesized
     speech) and dub it end to end."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     from jobs.demo import run_demo
 
     result = run_demo(out_dir)
@@ -98,7 +137,7 @@ def evaluate(
     """Measure quality. `lipdub eval holdout CLIP...`: the hold-out lip-sync protocol.
     `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: sync offset/correlation, PSNR outside the
     lower face, mouth jitter."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     if targets[0] == "holdout":
         from jobs.eval_holdout import run_holdout
 
@@ -128,7 +167,7 @@ def bench(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Time the full pipeline against a plain decode + libx264 re-encode of the same 1280x720 clip."""
-    _setup_logging(verbose)
+    setup_logging(verbose)
     from jobs.bench import run_bench
 
     if shared_media is None:

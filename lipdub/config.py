@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class StageResources:
     memory_mb: int | None = None
     pool_size: int | None = None
     max_pool_size: int | None = None
+    # Custom Ray resources (e.g. {"render_node": 1}): pin a stage to a node type of the cluster.
+    custom_resources: dict[str, float] | None = None
 
 
 def default_stage_resources() -> dict[str, StageResources]:
@@ -38,6 +41,8 @@ def default_stage_resources() -> dict[str, StageResources]:
         "move": StageResources(num_cpus=0.5, memory_mb=500, pool_size=1),
         "segment": StageResources(num_cpus=0.1),
         "render": StageResources(num_cpus=1.0, memory_mb=1500),
+        # One actor holding segments until their item is complete (see operators/gather.py).
+        "gather": StageResources(num_cpus=0.1, pool_size=1),
         "assemble": StageResources(num_cpus=0.5, memory_mb=500),
         "qa": StageResources(num_cpus=0.5, memory_mb=800, pool_size=1),
     }
@@ -88,9 +93,69 @@ class PipelineConfig:
     def with_overrides(self, **changes: object) -> "PipelineConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def output_fingerprint_salt(self) -> str:
+        """Every setting that changes an output video: a rerun with other settings redoes items."""
+        from lipdub import __version__
+
+        payload = {
+            "analyze": asdict(self.analyze),
+            "listen": asdict(self.listen),
+            "render": asdict(self.render),
+            "encode": asdict(self.encode),
+            "motion_model": self.motion_model,
+            "motion_checkpoint": self.motion_checkpoint,
+            "version": __version__,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
     def analysis_fingerprint_salt(self) -> str:
         """What invalidates cached analyses: the analysis settings and the code version."""
         from lipdub import __version__
 
         payload = json.dumps({"analyze": asdict(self.analyze), "version": __version__}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+_SECTIONS = {"encode": EncodeConfig, "analyze": AnalyzeConfig, "listen": ListenConfig, "render": RenderConfig}
+
+
+def config_from_mapping(data: dict[str, Any], base: PipelineConfig | None = None) -> PipelineConfig:
+    """A config from a nested mapping (a YAML/JSON config file): only the keys given change.
+
+    ``resources`` entries are merged per stage, so a cluster file can say just
+    ``resources: {render: {num_gpus: 1}}``. Unknown keys are an error, not silently ignored.
+    """
+    base = base or PipelineConfig()
+    known = {f.name for f in fields(PipelineConfig)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown config keys: {sorted(unknown)} (known: {sorted(known)})")
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            changes[key] = replace(getattr(base, key), **dict(value or {}))
+        elif key == "resources":
+            resources = dict(base.resources)
+            for stage, stage_values in (value or {}).items():
+                if stage not in resources:
+                    raise ValueError(f"unknown stage {stage!r} in resources (stages: {sorted(resources)})")
+                resources[stage] = replace(resources[stage], **dict(stage_values or {}))
+            changes[key] = resources
+        else:
+            changes[key] = value
+    return replace(base, **changes)
+
+
+def load_config(uri: str | None, base: PipelineConfig | None = None) -> PipelineConfig:
+    """The config in a YAML or JSON file (local or fsspec URI) over the defaults; None -> defaults."""
+    if not uri:
+        return base or PipelineConfig()
+    import yaml
+
+    from lipdub.storage import open_uri
+
+    with open_uri(uri, "rb") as handle:
+        data = yaml.safe_load(handle) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {uri} must hold a mapping, got {type(data).__name__}")
+    return config_from_mapping(data, base)

@@ -6,6 +6,7 @@ blocks from different stages and failed items always concatenate.
 """
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -67,12 +68,35 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
     ("qa_mouth_jitter", pa.float64()),
     ("needs_review", pa.bool_()),
     ("review_reasons", pa.string()),
+    # Where each stage ran: JSON {stage: [Ray node id prefixes]} (debugging and placement checks).
+    ("placements", pa.string()),
+    # Catalog runs: when the item's result was recorded (UTC, ISO 8601).
+    ("finished_at", pa.string()),
 ]
 
 ROW_SCHEMA = pa.schema(_FIELDS)
 COLUMNS: tuple[str, ...] = tuple(ROW_SCHEMA.names)
 CATALOG_COLUMNS: tuple[str, ...] = ("item_id", "video_uri", "audio_uri", "language")
 OPTIONAL_CATALOG_COLUMNS: tuple[str, ...] = ("output_uri", "sync_mode", "speaker_point", "transcript")
+
+
+def record_placement(placements: str | None, stage: str, node: str) -> str:
+    """``placements`` JSON with ``node`` added under ``stage``."""
+    mapping: dict[str, list[str]] = json.loads(placements) if placements else {}
+    nodes = mapping.setdefault(stage, [])
+    if node not in nodes:
+        nodes.append(node)
+    return json.dumps(mapping, sort_keys=True)
+
+
+def merge_placements(values: Iterable[str | None]) -> str | None:
+    """One ``placements`` JSON from several rows' (an item's render segments)."""
+    merged: str | None = None
+    for value in values:
+        for stage, nodes in (json.loads(value) if value else {}).items():
+            for node in nodes:
+                merged = record_placement(merged, stage, node)
+    return merged
 
 
 def empty_row(**values: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from lipdub.config import PipelineConfig
 from lipdub.errors import InputError
-from lipdub.item_row import ROW_SCHEMA, rows_to_table
+from lipdub.item_row import ROW_SCHEMA, record_placement, rows_to_table
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,15 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, InputError):
         return text
     return f"{error.__class__.__name__}: {text}"[:500]
+
+
+def current_node() -> str | None:
+    """Short id of the Ray node running this code, or None outside Ray."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    return ray.get_runtime_context().get_node_id()[:12]
 
 
 class Operator:
@@ -61,8 +70,11 @@ class Operator:
         seconds_key = f"seconds_{self.name}"
         seconds = (row.get(seconds_key) or 0.0) + time.perf_counter() - started
         rows = out if isinstance(out, list) else [out]
+        node = current_node()
         for item in rows:
             item[seconds_key] = seconds
+            if node:
+                item["placements"] = record_placement(item.get("placements"), self.name, node)
         return rows
 
     def __call__(self, batch: pa.Table) -> pa.Table:

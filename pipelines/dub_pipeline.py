@@ -2,7 +2,7 @@
 
 ``lipdub dub`` runs it over a one-item catalog; catalog jobs run it over many. Stages (see
 docs/ARCHITECTURE.md): probe -> analyze -> listen -> move -> segment (1 -> N) -> render ->
-assemble (N -> 1, grouped by item) -> qa.
+gather (N -> 1, streaming) -> assemble -> qa.
 """
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import logging
 from typing import Any, Iterable
 
 import ray
-from ray.data import Dataset
+from ray.data import ActorPoolStrategy, Dataset
 
 from lipdub.config import PipelineConfig
 from lipdub.item_row import ROW_SCHEMA, empty_row, rows_to_table
 from operators.analyze import AnalyzeOperator
+from operators.gather import SegmentGatherer
 from operators.assemble import AssembleOperator
 from operators.listen import ListenOperator
 from operators.move import MoveOperator
@@ -35,15 +36,13 @@ def build_dub_dataset(items: Dataset, config: PipelineConfig) -> Dataset:
     for operator_cls in (ProbeOperator, AnalyzeOperator, ListenOperator, MoveOperator, SegmentOperator):
         ds = apply_operator(ds, operator_cls, config)
     ds = apply_operator(ds.repartition(target_num_rows_per_block=1), RenderOperator, config)
-    # Segments of one item come back together here (an all-to-all step, per item).
-    assemble = AssembleOperator(config)
-    assemble_args = map_batches_arguments(config.resources["assemble"])
-    assemble_args.pop("batch_size", None)
-    assemble_args.pop("compute", None)
-    # Few partitions: groups are a handful of small rows each; Ray's default of 200 costs seconds.
-    partitions = max(1, min(16, int(ray.cluster_resources().get("CPU", 1))))
-    ds = ds.groupby("item_id", num_partitions=partitions).map_groups(assemble.assemble_group, **assemble_args)
-    return apply_operator(ds, QAOperator, config)
+    # Segments of one item come back together as they stream in (N -> 1), item by item.
+    gather_args = map_batches_arguments(config.resources["gather"])
+    gather_args["compute"] = ActorPoolStrategy(size=1)  # all of an item's segments must meet in one actor
+    ds = ds.map_batches(SegmentGatherer, **gather_args)
+    for operator_cls in (AssembleOperator, QAOperator):
+        ds = apply_operator(ds, operator_cls, config)
+    return ds
 
 
 def run_items(rows: Iterable[dict[str, Any]], config: PipelineConfig) -> list[dict[str, Any]]:

@@ -25,6 +25,8 @@ def map_batches_arguments(resources: StageResources) -> dict[str, Any]:
     }
     if resources.num_gpus:
         kwargs["num_gpus"] = resources.num_gpus
+    if resources.custom_resources:
+        kwargs["resources"] = dict(resources.custom_resources)
     if resources.memory_mb:
         kwargs["memory"] = resources.memory_mb * 1024 * 1024
     if resources.pool_size:
@@ -63,21 +65,42 @@ def apply_operator(ds: Dataset, operator_cls: type[Operator], config: PipelineCo
     return ds.map_batches(_task_function(operator_cls, config), **kwargs)
 
 
+# Settings workers need that a cluster's raylets may not have been started with: our knobs and
+# storage endpoints, forwarded through the runtime_env. Never credentials: the runtime_env shows
+# in the dashboard and job records; on a cluster the nodes' own roles or environment supply them.
+FORWARDED_ENV_NAMES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION")
+SECRET_MARKERS = ("SECRET", "TOKEN", "PASSWORD", "KEY")
+
+
+def forwarded_env() -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if (name.startswith("LIPDUB_") and not any(marker in name for marker in SECRET_MARKERS)) or name in FORWARDED_ENV_NAMES
+    }
+    # OpenBLAS worker threads keep spinning after any small numpy linear algebra and halve
+    # OpenCV's speed in the render stage; our BLAS work is tiny, so one thread everywhere.
+    env["OPENBLAS_NUM_THREADS"] = "1"
+    return env
+
+
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Start (or join) Ray: a local embedded Ray by default, kept on loopback."""
+    """Start (or join) Ray: a local embedded Ray by default, kept on loopback.
+
+    ``address`` (or ``RAY_ADDRESS``, set by ``ray job submit``) joins an existing cluster.
+    """
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    # OpenBLAS worker threads keep spinning after any small numpy linear algebra and halve
-    # OpenCV's speed in the render stage; our BLAS work is tiny, so one thread everywhere.
+    address = address or os.environ.get("RAY_ADDRESS")
     init_kwargs: dict[str, Any] = {
         "log_to_driver": False,
-        "include_dashboard": False,
-        "runtime_env": {"env_vars": {"OPENBLAS_NUM_THREADS": "1"}},
+        "runtime_env": {"env_vars": forwarded_env()},
     }
     if address:
         init_kwargs["address"] = address
     else:
+        init_kwargs["include_dashboard"] = False
         init_kwargs["_node_ip_address"] = "127.0.0.1"
         # Extra logical CPUs keep actor pools and read tasks schedulable on 2-core laptops;
         # the stages' fractional requests still bound real parallelism.

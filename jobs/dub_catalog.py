@@ -1,0 +1,166 @@
+"""The catalog job: dub every item of a catalog manifest on Ray, resumably.
+
+Run it locally (``lipdub run CATALOG --output-root ...``) or on a cluster::
+
+    ray job submit --working-dir . -- python -m jobs.dub_catalog --catalog s3://b/catalog/ --output-root s3://b/dubbed/
+
+Steps: read and validate the catalog (a broken catalog stops here, before any work) -> sort its
+rows into run / skip using earlier runs' results (`lipdub.run_state`) -> stream the rest through
+the same Ray Data plan as ``lipdub dub`` -> record each result as it arrives (`lipdub.results`)
+-> write the run's results manifest and summary, also after Ctrl-C or a crash of the plan.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any, Optional
+
+import typer
+
+from lipdub.catalog import Catalog, read_catalog
+from lipdub.config import PipelineConfig, load_config
+from lipdub.fingerprint import combine
+from lipdub.item_row import rows_to_table
+from lipdub.results import ResultsWriter, RunSummary, new_run_id
+from lipdub.run_state import RunPlan, plan_run
+from lipdub.storage import atomic_output, join_uri
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = "_lipdub"
+LATEST_FILE = "latest.json"
+
+
+def default_state_root(catalog_uri: str, output_root: str | None, config: PipelineConfig) -> str:
+    """Run records live beside the outputs (``<output_root>/_lipdub``), else in the work store."""
+    if output_root:
+        return join_uri(output_root, STATE_DIR)
+    return join_uri(config.work_root, "state", combine(catalog_uri))
+
+
+def _stream_results(plan: RunPlan, config: PipelineConfig, writer: ResultsWriter, ray_address: str | None) -> None:
+    import ray
+
+    from pipelines.dub_pipeline import build_dub_dataset
+    from pipelines.ray_adapter import ensure_ray
+
+    ensure_ray(ray_address)
+    items = ray.data.from_arrow(rows_to_table(plan.to_run))
+    total = len(plan.to_run)
+    progress = _progress_bar(total)
+    done = 0
+    try:
+        for batch in build_dub_dataset(items, config).iter_batches(batch_size=None, batch_format="pyarrow"):
+            for row in batch.to_pylist():
+                writer.add(row)
+                done += 1
+                progress.update(1)
+                log.info("[%d/%d] %s: %s%s", done, total, row["item_id"], row["status"], f" ({row['error']})" if row.get("error") else "")
+    finally:
+        progress.close()
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="item", desc="dubbing", disable=not sys.stderr.isatty())
+
+
+def run_catalog(
+    catalog_uri: str,
+    *,
+    output_root: str | None = None,
+    config: PipelineConfig | None = None,
+    state_root: str | None = None,
+    force: bool = False,
+    run_id: str | None = None,
+    run_prefix: str = "run",
+    ray_address: str | None = None,
+    catalog: Catalog | None = None,
+) -> RunSummary:
+    """Dub a catalog; return the run's summary. Raises `CatalogError` for an unusable catalog."""
+    config = config or PipelineConfig()
+    started = time.perf_counter()
+    catalog = catalog or read_catalog(catalog_uri, output_root)
+    state_root = state_root or default_state_root(catalog_uri, output_root, config)
+    run_id = run_id or new_run_id(run_prefix)
+    plan = plan_run(catalog.rows, config, state_root, force=force)
+    log.info("catalog %s: %d items; plan %s; run %s", catalog_uri, len(catalog), json.dumps(plan.reasons, sort_keys=True), run_id)
+    writer = ResultsWriter(state_root, run_id)
+    for row in plan.failed_early:
+        writer.add(row)
+    for row in plan.skipped:
+        writer.add(row, record=False)
+    try:
+        if plan.to_run:
+            _stream_results(plan, config, writer, ray_address)
+    finally:
+        # Also on Ctrl-C or a failed plan: what finished is recorded, the rest is marked pending.
+        summary = writer.close(
+            catalog_uri=catalog_uri, pending=plan.to_run, wall_seconds=time.perf_counter() - started, plan_reasons=plan.reasons
+        )
+        _write_latest(state_root, summary)
+        log.info(
+            "run %s: %d ok, %d failed, %d skipped, %d pending; %.1f output fps, %.0f items/hour; results %s",
+            run_id, summary.ok, summary.failed, summary.skipped, summary.pending, summary.output_fps, summary.items_per_hour, summary.results_uri,
+        )
+    return summary
+
+
+def _write_latest(state_root: str, summary: RunSummary) -> None:
+    with atomic_output(join_uri(state_root, LATEST_FILE), suffix=".json") as temporary:
+        with open(temporary, "w") as handle:
+            json.dump({"run_id": summary.run_id, "results_uri": summary.results_uri}, handle)
+
+
+def exit_code(summary: RunSummary) -> int:
+    """0: every item ok or skipped; 3: the run finished but some items failed or are pending."""
+    return 0 if summary.failed == 0 and summary.pending == 0 else 3
+
+
+# ``python -m jobs.dub_catalog`` (the entry point for ``ray job submit``): same options as ``lipdub run``.
+job = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@job.command()
+def main(
+    catalog: str = typer.Option(..., "--catalog", help="Catalog manifest: Parquet file or prefix (or CSV)."),
+    output_root: Optional[str] = typer.Option(None, "--output-root", help="Where outputs go: <root>/<language>/<item_id>.mp4."),
+    config_uri: Optional[str] = typer.Option(None, "--config", help="YAML/JSON config file (resources per stage, encode, ...)."),
+    work_root: Optional[str] = typer.Option(None, "--work-root", help="Work store for cached analyses (a shared URI on clusters)."),
+    state_root: Optional[str] = typer.Option(None, "--state-root", help="Where run records go (default <output-root>/_lipdub)."),
+    force: bool = typer.Option(False, "--force", help="Redo every item, even those finished before."),
+    ray_address: Optional[str] = typer.Option(None, "--address", help="Ray address (default: RAY_ADDRESS, else a local Ray)."),
+    run_prefix: str = typer.Option("run", "--run-prefix", help="Prefix of the run id (nightly runs use 'nightly')."),
+) -> None:
+    from jobs.logging_setup import setup_logging
+
+    setup_logging(False)
+    summary = run_with_cli_errors(
+        catalog, output_root=output_root, config_uri=config_uri, work_root=work_root, state_root=state_root,
+        force=force, ray_address=ray_address, run_prefix=run_prefix,
+    )
+    print(summary.to_json())  # noqa: T201 - the job's result on stdout, for `ray job logs`
+    raise typer.Exit(code=exit_code(summary))
+
+
+def run_with_cli_errors(catalog_uri: str, *, config_uri: str | None, work_root: str | None, **options: Any) -> RunSummary:
+    """`run_catalog` for command lines: an unusable catalog or config exits 2 with its message."""
+    from lipdub.catalog import CatalogError
+
+    try:
+        config = load_config(config_uri).with_overrides(work_root=work_root)
+    except (ValueError, TypeError, OSError) as error:
+        typer.echo(f"error: bad config {config_uri}: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    try:
+        return run_catalog(catalog_uri, config=config, **options)
+    except CatalogError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+
+
+if __name__ == "__main__":
+    job()
