@@ -177,6 +177,28 @@ def bench(
     typer.echo(json.dumps(report, indent=2, default=float))
 
 
+@app.command("bench-catalog")
+def bench_catalog(
+    shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder (default: found beside the project)."),
+    cpus: Optional[str] = typer.Option(None, help="Also run the catalog confined to these core counts, e.g. 1,2 or 1,4,8,16."),
+    out_dir: Optional[Path] = typer.Option(None, help="Keep catalogs, outputs and run records here."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Catalog throughput on ../shared/media, the analysis cache's saving (one source, three
+    languages, with and without the cache) and, with --cpus, scaling over core counts."""
+    setup_logging(verbose)
+    from jobs.bench_catalog import run_catalog_bench
+
+    if shared_media is None:
+        shared_media = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+    if not (shared_media / "catalog.csv").exists():
+        typer.echo(f"error: no catalog.csv under {shared_media} (give --shared-media)", err=True)
+        raise typer.Exit(code=2)
+    counts = [int(part) for part in cpus.split(",")] if cpus else None
+    report = run_catalog_bench(shared_media, out_dir, counts)
+    typer.echo(json.dumps(report, indent=2, default=float))
+
+
 def main() -> None:
     app()
 

@@ -88,6 +88,9 @@ class PipelineConfig:
     # "default" (rules + speaker calibration), "rules", "loudness" (naive baseline) or
     # "oracle:<npy of [opening, width] per output frame>" (evaluation only).
     motion_model: str = "default"
+    # Reuse a source's analysis across its dubs (the default). Off: every item analyses afresh
+    # (for benchmarks of the cache, or to rule the cache out when debugging).
+    analysis_cache: bool = True
     motion_checkpoint: str | None = None
 
     def with_overrides(self, **changes: object) -> "PipelineConfig":
