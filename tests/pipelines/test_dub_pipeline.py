@@ -82,3 +82,38 @@ def test_the_analysis_cache_is_shared_between_items(dubbed):
     _, _, _, results = dubbed
     assert results["bounce"]["source_fingerprint"] == results["cut"]["source_fingerprint"]
     assert Fraction(results["cut"]["fps_num"], results["cut"]["fps_den"]) == Fraction(25)
+
+
+def _video_and_audio_timing(path: str) -> tuple[list[float], float, float]:
+    """Video frame times (s), video end and audio end (s) as the container states them."""
+    import av
+
+    with av.open(path) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        times = sorted(float(packet.pts * packet.time_base) for packet in container.demux(video) if packet.pts is not None)
+    with av.open(path) as container:
+        audio = container.streams.audio[0]
+        audio_end = max(float((packet.pts + packet.duration) * packet.time_base) for packet in container.demux(audio) if packet.pts is not None)
+    fps = probe_video(path).fps
+    return times, times[-1] + 1 / float(fps), audio_end
+
+
+def test_segments_join_without_seams_drops_duplicates_or_drift(dubbed):
+    source, dub, folder, results = dubbed
+    assert results["bounce"]["segment_count"] > 1
+    # The same item rendered as one segment: the joined output must show the same pictures.
+    whole = PipelineConfig(work_root=str(folder / "work"), render=RenderConfig(segment_seconds=1000.0))
+    (single,) = run_items([{"item_id": "whole", "video_uri": str(source), "audio_uri": str(dub), "output_uri": str(folder / "whole.mp4")}], whole)
+    assert single["status"] == "ok" and single["segment_count"] == 1
+    joined = list(iter_frames(str(folder / "bounce.mp4")))
+    reference = list(iter_frames(str(folder / "whole.mp4")))
+    assert len(joined) == len(reference) == results["bounce"]["n_output_frames"]
+    worst = min(
+        10 * np.log10(255**2 / max(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2), 1e-9)) for a, b in zip(joined, reference)
+    )
+    assert worst > 38, f"a frame differs from the single-segment render: {worst:.1f} dB"  # only encoder noise
+
+    times, video_end, audio_end = _video_and_audio_timing(str(folder / "bounce.mp4"))
+    step = 1 / float(probe_video(str(folder / "bounce.mp4")).fps)
+    assert np.allclose(np.diff(times), step, atol=1e-3), "a dropped or duplicated frame time at a segment join"
+    assert abs(audio_end - video_end) < 2 * step + 0.025, f"audio ends at {audio_end:.3f}s, video at {video_end:.3f}s"
