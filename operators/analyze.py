@@ -4,10 +4,14 @@ Input columns: video_uri, source_fingerprint, speaker_point, fps_num, fps_den.
 Output columns: analysis_uri, atlas_uri, analysis_cached, n_faces, speaker_found_share.
 Fan-out: 1 -> 1. Cached per (video bytes, speaker hint, analysis settings): a video dubbed into
 N languages is analysed once. Raises (-> failed row) when no face is found anywhere.
+analysis_uri (faces.npz) and atlas_uri (a folder) lie in one published work-store directory:
+read them through `lipdub.work_store.fetch_member`, which gives local copies on any work root.
 """
 from __future__ import annotations
 
 import logging
+import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +23,8 @@ from lipdub.fingerprint import combine
 from lipdub.media.probe import probe_video
 from lipdub.media.video_reader import iter_frames
 from lipdub.render.atlas import build_mouth_atlas
-from lipdub.storage import local_path
-from lipdub.work_store import analysis_dir, is_complete, publish_directory
+from lipdub.storage import join_uri, local_path
+from lipdub.work_store import analysis_uri, fetch_directory, is_complete, publish_directory
 from operators.base import Operator
 
 log = logging.getLogger(__name__)
@@ -53,22 +57,24 @@ class AnalyzeOperator(Operator):
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         speaker_point = parse_speaker_point(row.get("speaker_point"))
         key = combine(row["source_fingerprint"], row.get("speaker_point"), self.config.analysis_fingerprint_salt())
-        directory = analysis_dir(self.config.work_root, key)
+        if not self.config.analysis_cache:
+            key = combine(key, row["item_id"], uuid.uuid4().hex)  # a fresh analysis for every item
+        directory = analysis_uri(self.config.work_root, key)
         cached = is_complete(directory)
         if not cached:
             with local_path(row["video_uri"]) as video_path, publish_directory(directory) as staging:
                 self._analyze(video_path, speaker_point, staging)
-        faces = FaceAnalysis.from_npz(str(directory / FACES_FILE))
+        faces = FaceAnalysis.from_npz(str(fetch_directory(directory) / FACES_FILE))
         row.update(
-            analysis_uri=str(directory / FACES_FILE),
-            atlas_uri=str(directory / ATLAS_DIR),
+            analysis_uri=join_uri(directory, FACES_FILE),
+            atlas_uri=join_uri(directory, ATLAS_DIR),
             analysis_cached=cached,
             n_faces=int(faces.n_tracks),
             speaker_found_share=float(np.mean(faces.valid)) if len(faces.valid) else 0.0,
         )
         return row
 
-    def _analyze(self, video_path: str, speaker_point: tuple[float, float] | None, staging) -> None:
+    def _analyze(self, video_path: str, speaker_point: tuple[float, float] | None, staging: Path) -> None:
         info = probe_video(video_path)
         loud = source_loudness_per_frame(video_path, info.n_frames, float(info.fps))
         faces = analyze_faces(

@@ -1,24 +1,21 @@
 """assemble: join an item's rendered segments, mux the dub track, write the output atomically.
 
-Input: all rows of one item (its segments, or its single failed row), grouped by item_id.
+Input: one item row whose segments were gathered (operators/gather.py): segment_uris.
 Output columns: status ok, output_uri written, segment_uris; per-stage seconds summed.
-Fan-out: N -> 1. The output appears at its final URI only when complete (temporary name, then a
+Fan-out: 1 -> 1 (the N -> 1 join of segments happens in gather). The output appears at its final URI only when complete (temporary name, then a
 move), so a crash or a failed segment never leaves a partial video there.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import time
 from typing import Any
 
-import pyarrow as pa
-
-from lipdub.item_row import rows_to_table
 from lipdub.media.audio_io import load_audio
 from lipdub.media.mux import mux_segments
 from lipdub.storage import atomic_output, local_path
-from operators.base import Operator, describe_error
+from operators.base import Operator
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +43,11 @@ class AssembleOperator(Operator):
     name = "assemble"
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
-        segments = json.loads(row["segment_uris"])
         with local_path(row["audio_uri"]) as audio_path:
             audio = load_audio(audio_path, sample_rate=OUTPUT_AUDIO_RATE)
-        with atomic_output(row["output_uri"], suffix=".mp4") as temporary:
-            mux_segments(segments, audio, OUTPUT_AUDIO_RATE, temporary, audio_bitrate=self.config.encode.audio_bitrate)
+        with contextlib.ExitStack() as segment_copies:  # segments may live in a remote work store
+            segments = [segment_copies.enter_context(local_path(uri)) for uri in json.loads(row["segment_uris"])]
+            with atomic_output(row["output_uri"], suffix=".mp4") as temporary:
+                mux_segments(segments, audio, OUTPUT_AUDIO_RATE, temporary, audio_bitrate=self.config.encode.audio_bitrate)
         row["status"] = "ok"
         return row
-
-    def assemble_group(self, group: pa.Table) -> pa.Table:
-        """``map_groups`` entry point: merge one item's segments, then assemble it."""
-        started = time.perf_counter()
-        try:
-            merged = merge_segment_rows(group.to_pylist())
-        except Exception as error:  # noqa: BLE001 - the item must still produce one row
-            first = group.slice(0, 1).to_pylist()[0]
-            merged = dict(first, status="failed", failed_stage="assemble", error=describe_error(error))
-        out = self.run_row(merged)
-        log.debug("assembled %s in %.2fs", merged.get("item_id"), time.perf_counter() - started)
-        return rows_to_table(out)

@@ -4,11 +4,12 @@ Input columns: audio_uri, video_uri, source_fingerprint, dub_seconds, work_dir.
 Output columns: dub_speech_uri, source_speech_uri (null when the source has no audio).
 Fan-out: 1 -> 1. Holds silero-vad and pocketsphinx: runs on an actor pool, models loaded once.
 A dub with no speech at all fails the item (it would produce a silent, motionless mouth).
+Both outputs are single npz files in the work store (read them with `lipdub.storage.local_path`);
+the source's is cached under the work root's analysis/ and shared by every dub of that source.
 """
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from lipdub.audio.features import SAMPLE_RATE, SpeechFeatures, analyze_speech
@@ -17,13 +18,14 @@ from lipdub.audio.vad import VoiceActivity
 from lipdub.errors import InputError
 from lipdub.fingerprint import combine
 from lipdub.media.audio_io import load_audio
-from lipdub.storage import local_path
-from lipdub.work_store import analysis_dir, local_work_path
+from lipdub.storage import join_uri, local_path, uri_exists
+from lipdub.work_store import analysis_uri, publish_file
 from operators.base import Operator
 
 log = logging.getLogger(__name__)
 
 SOURCE_SPEECH_FILE = "source_speech.npz"
+DUB_SPEECH_FILE = "dub_speech.npz"
 # Below this peak speech probability the dub holds no speech to lip-sync.
 MIN_SPEECH_PROBABILITY = 0.5
 
@@ -46,28 +48,25 @@ class ListenOperator(Operator):
         dub = self._speech(samples, row.get("transcript"))
         if float(dub.speech_prob.max(initial=0.0)) < MIN_SPEECH_PROBABILITY:
             raise InputError(f"no speech found in the dub {row['audio_uri']}")
-        work_dir = local_work_path(row["work_dir"])
-        work_dir.mkdir(parents=True, exist_ok=True)
-        dub_path = work_dir / "dub_speech.npz"
-        dub.to_npz(str(dub_path))
-        row["dub_speech_uri"] = str(dub_path)
+        dub_uri = join_uri(row["work_dir"], DUB_SPEECH_FILE)
+        with publish_file(dub_uri) as staging:
+            dub.to_npz(staging)
+        row["dub_speech_uri"] = dub_uri
         row["source_speech_uri"] = self._source_speech(row)
         return row
 
     def _source_speech(self, row: dict[str, Any]) -> str | None:
         """The source's own speech features, computed once per source video."""
         limit_s = self.config.listen.calibration_seconds
-        directory = analysis_dir(self.config.work_root, combine(row["source_fingerprint"], "speech", limit_s))
-        path = directory / SOURCE_SPEECH_FILE
-        if path.exists():
-            return str(path)
+        directory = analysis_uri(self.config.work_root, combine(row["source_fingerprint"], "speech", limit_s))
+        uri = join_uri(directory, SOURCE_SPEECH_FILE)
+        if uri_exists(uri):
+            return uri
         with local_path(row["video_uri"]) as video_path:
             try:
                 samples = load_audio(video_path, sample_rate=SAMPLE_RATE)
             except InputError:
                 return None  # no audio track: the motion model falls back to generic rules
-        directory.mkdir(parents=True, exist_ok=True)
-        staging = Path(str(path) + ".tmp.npz")
-        self._speech(samples[: int(limit_s * SAMPLE_RATE)]).to_npz(str(staging))
-        staging.replace(path)
-        return str(path)
+        with publish_file(uri) as staging:  # appears whole or not at all: reruns trust what exists
+            self._speech(samples[: int(limit_s * SAMPLE_RATE)]).to_npz(staging)
+        return uri

@@ -8,7 +8,6 @@ Fan-out: 1 -> 1. The motion model is calibrated on this speaker's own audio and 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import numpy as np
@@ -17,13 +16,21 @@ from lipdub.audio.features import SpeechFeatures
 from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.render.atlas import MouthAtlas
 from lipdub.render.renderer import plan_render
+from lipdub.storage import join_uri, local_path
 from lipdub.timeline import plan_timeline
-from lipdub.work_store import local_work_path
+from lipdub.work_store import fetch_member, publish_file
 from models.motion import MotionModel
 from models.registry import build_motion_model
 from operators.base import Operator
 
 log = logging.getLogger(__name__)
+
+PLAN_FILE = "plan.npz"
+
+
+def read_speech(uri: str) -> SpeechFeatures:
+    with local_path(uri) as path:
+        return SpeechFeatures.from_npz(path)
 
 
 def measured_mouth(faces: FaceAnalysis) -> np.ndarray:
@@ -39,18 +46,17 @@ class MoveOperator(Operator):
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         fps = row["fps_num"] / row["fps_den"]
-        faces = FaceAnalysis.from_npz(row["analysis_uri"])
+        faces = FaceAnalysis.from_npz(str(fetch_member(row["analysis_uri"])))
         timeline = plan_timeline(int(row["n_source_frames"]), fps, float(row["dub_seconds"]), row["resolved_sync_mode"])
-        dub = SpeechFeatures.from_npz(row["dub_speech_uri"])
+        dub = read_speech(row["dub_speech_uri"])
         spec = f"oracle:{row['motion_targets_uri']}" if row.get("motion_targets_uri") else self.model_spec
         model: MotionModel = build_motion_model(spec)
         if row.get("source_speech_uri"):
-            model.fit_speaker(SpeechFeatures.from_npz(row["source_speech_uri"]), measured_mouth(faces), fps)
+            model.fit_speaker(read_speech(row["source_speech_uri"]), measured_mouth(faces), fps)
         targets = model.predict(dub, timeline.n_frames, fps).astype(np.float32)
-        plan = plan_render(timeline.source_index, faces, MouthAtlas(row["atlas_uri"]), targets)
-        plan_path = local_work_path(row["work_dir"]) / "plan.npz"
-        staging = plan_path.with_name("plan.tmp.npz")
-        plan.to_npz(str(staging))
-        os.replace(staging, plan_path)  # never a half-written plan for a rerun to trust
-        row.update(plan_uri=str(plan_path), edited_frames=int(plan.edited_frames))
+        plan = plan_render(timeline.source_index, faces, MouthAtlas(str(fetch_member(row["atlas_uri"]))), targets)
+        plan_uri = join_uri(row["work_dir"], PLAN_FILE)
+        with publish_file(plan_uri) as staging:  # never a half-written plan for a rerun to trust
+            plan.to_npz(staging)
+        row.update(plan_uri=plan_uri, edited_frames=int(plan.edited_frames))
         return row

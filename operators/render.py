@@ -9,9 +9,7 @@ the plan (selection, placement smoothing, fades) was made for the whole timeline
 from __future__ import annotations
 
 import logging
-import os
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from lipdub.face.analysis_record import FaceAnalysis
@@ -20,6 +18,7 @@ from lipdub.render.atlas import MouthAtlas
 from lipdub.render.renderer import RenderPlan, render_frames
 from lipdub.render.source_frames import frames_for_timeline
 from lipdub.storage import local_path
+from lipdub.work_store import fetch_member, publish_file
 from operators.base import Operator
 
 log = logging.getLogger(__name__)
@@ -31,23 +30,21 @@ class RenderOperator(Operator):
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         start, stop = int(row["segment_start"]), int(row["segment_stop"])
         fps = Fraction(row["fps_num"], row["fps_den"])
-        faces = FaceAnalysis.from_npz(row["analysis_uri"])
-        atlas = MouthAtlas(row["atlas_uri"])
-        plan = RenderPlan.from_npz(row["plan_uri"])
+        faces = FaceAnalysis.from_npz(str(fetch_member(row["analysis_uri"])))
+        atlas = MouthAtlas(str(fetch_member(row["atlas_uri"])))
+        with local_path(row["plan_uri"]) as plan_path:
+            plan = RenderPlan.from_npz(plan_path)
         rotation = int(row["rotation"] or 0)
         width, height = (row["height"], row["width"]) if rotation in (90, 270) else (row["width"], row["height"])
-        final = Path(row["segment_uri"])
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = final.with_name(f".{final.stem}.{os.getpid()}.tmp.mp4")
-        with local_path(row["video_uri"]) as video_path:
+        # The segment appears at segment_uri only once fully encoded (publish_file), so assemble
+        # never muxes a partial one.
+        with local_path(row["video_uri"]) as video_path, publish_file(row["segment_uri"]) as staging:
             source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames)
             frames = render_frames(source, plan.source_index, faces, atlas, plan.targets, plan=plan, frame_range=(start, stop))
             encode = self.config.encode
-            with VideoWriter(str(staging), width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation) as writer:
+            with VideoWriter(staging, width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation) as writer:
                 for frame in frames:
                     writer.write(frame)
             if writer.frames_written != stop - start:
-                staging.unlink(missing_ok=True)
                 raise RuntimeError(f"segment {row['segment_index']} rendered {writer.frames_written} of {stop - start} frames")
-        os.replace(staging, final)
         return row

@@ -1,8 +1,12 @@
 """Shared fixtures: paths to the optional real media beside the project."""
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -40,3 +44,60 @@ def demo_inputs(tmp_path_factory):
 
     source, dub = build_demo_inputs(tmp_path_factory.mktemp("demo_inputs"))
     return source, dub
+
+
+# --- a real S3-compatible server (moto) on loopback --------------------------------------------
+
+
+def _loopback_bindable() -> bool:
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _moto_s3(bucket: str) -> Iterator[str]:
+    """Start moto's S3 server on 127.0.0.1 with `bucket` created and point lipdub's s3:// filesystem
+    at it (process-wide options, plus the AWS credential variables); yields the endpoint URL."""
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    from lipdub.storage import configure_filesystem
+
+    if not _loopback_bindable():
+        pytest.skip("cannot bind to 127.0.0.1")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    with pytest.MonkeyPatch.context() as patch:
+        # Credentials for the local fake server only (moto accepts anything).
+        for var, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                           "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            patch.setenv(var, value)
+        server.start()
+        try:
+            host, port = server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            # moto keeps its state per process, not per server: start from an empty store.
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
+            boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+            configure_filesystem("s3", key="test", secret="test", endpoint_url=endpoint,
+                                 skip_instance_cache=True)
+            yield endpoint
+        finally:
+            configure_filesystem("s3")
+            server.stop()
+
+
+@pytest.fixture
+def s3_server() -> Iterator[str]:
+    """A fresh S3 server for one test, with an empty bucket ``lipdub``; yields its endpoint."""
+    with _moto_s3("lipdub") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="module")
+def s3_server_for_module() -> Iterator[str]:
+    """Like `s3_server`, shared by the tests of one module (bucket ``lipdub``)."""
+    with _moto_s3("lipdub") as endpoint:
+        yield endpoint

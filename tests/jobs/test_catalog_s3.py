@@ -42,8 +42,8 @@ def test_catalog_from_and_to_s3(s3_server, demo_inputs, tmp_path):
     fs.put(str(dub), "lipdub/media/dub-de.wav")
     write_catalog(
         [
-            {"item_id": "clip-de", "video_uri": "media/source.mp4", "audio_uri": "media/dub-de.wav", "language": "de"},
-            {"item_id": "nothing-there", "video_uri": "media/missing.mp4", "audio_uri": "media/dub-de.wav", "language": "de"},
+            {"item_id": "clip-de", "video_uri": "s3://lipdub/media/source.mp4", "audio_uri": "s3://lipdub/media/dub-de.wav", "language": "de"},
+            {"item_id": "nothing-there", "video_uri": "s3://lipdub/media/missing.mp4", "audio_uri": "s3://lipdub/media/dub-de.wav", "language": "de"},
         ],
         "s3://lipdub/catalogs/nightly/part-0.parquet",
     )

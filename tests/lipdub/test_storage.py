@@ -1,5 +1,4 @@
 import os
-import socket
 
 import fsspec
 import pytest
@@ -144,41 +143,7 @@ def test_configure_filesystem_and_env(monkeypatch):
     assert storage._options_for("memory", {}) == {}
 
 
-# --- a real S3-compatible server on loopback ----------------------------------------------------
-
-
-def _free_loopback_ok() -> bool:
-    try:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-        return True
-    except OSError:
-        return False
-
-
-@pytest.fixture
-def s3_server(monkeypatch):
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    if not _free_loopback_ok():
-        pytest.skip("cannot bind to 127.0.0.1")
-    # Credentials for the local fake server only (moto accepts anything).
-    for var, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(var, value)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-            Bucket="lipdub")
-        configure_filesystem("s3", key="test", secret="test", endpoint_url=endpoint,
-                             skip_instance_cache=True)
-        yield endpoint
-    finally:
-        configure_filesystem("s3")
-        server.stop()
+# --- a real S3-compatible server on loopback (fixture s3_server in tests/conftest.py) ---------
 
 
 def test_s3_atomic_output_and_local_path(s3_server, tmp_path):

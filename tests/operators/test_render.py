@@ -13,5 +13,7 @@ def test_each_segment_is_a_video_of_its_frames(rendered_rows, moved_row):
         assert info.n_frames == row["segment_stop"] - row["segment_start"]
         assert info.fps == Fraction(25)
         total += info.n_frames
-        assert not list(Path(row["segment_uri"]).parent.glob("*.tmp.mp4"))
     assert total == moved_row["n_output_frames"]
+    # Only finished segments: no staging file is left beside them.
+    segments_dir = Path(rendered_rows[0]["segment_uri"]).parent
+    assert sorted(p.name for p in segments_dir.iterdir()) == sorted(Path(row["segment_uri"]).name for row in rendered_rows)
