@@ -8,6 +8,8 @@ from typing import Any
 from lipdub.storage import open_uri
 
 _CHUNK = 4 * 1024 * 1024
+#: Outputs carry their item fingerprint in a container tag ("comment") after this prefix.
+OUTPUT_TAG_PREFIX = "lipdub output_fingerprint="
 
 
 def uri_sha256(uri: str) -> str:

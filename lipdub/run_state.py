@@ -5,7 +5,8 @@ Every run writes its result rows under ``<state_root>/runs/<run_id>/`` as they a
 what to do with each catalog row:
 
 - ``skip``: the last result was ok, for the same inputs and settings (same item fingerprint),
-  and its output still exists;
+  and its output still exists; or there is no record but the output itself carries the same
+  fingerprint in its container tags (finished just before the driver died, never recorded);
 - ``new`` (never seen), ``changed`` (inputs or settings differ), ``retry`` (it failed, was
   interrupted, or its output has gone): run it.
 
@@ -23,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lipdub.config import PipelineConfig
-from lipdub.fingerprint import combine, input_stamp
-from lipdub.storage import filesystem_for, join_uri, uri_exists
+from lipdub.fingerprint import OUTPUT_TAG_PREFIX, combine, input_stamp
+from lipdub.storage import filesystem_for, join_uri, open_uri, uri_exists
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,21 @@ def item_fingerprint(row: dict[str, Any], config: PipelineConfig) -> str:
         row.get("transcript"),
         config.output_fingerprint_salt(),
     )
+
+
+def recorded_in_output(output_uri: str | None) -> str | None:
+    """The item fingerprint an output carries in its container tags (written by assemble), if any."""
+    import av
+
+    if not output_uri or not uri_exists(output_uri):
+        return None
+    try:
+        with open_uri(output_uri, "rb") as handle, av.open(handle) as container:
+            comment = container.metadata.get("comment", "")
+    except Exception as error:  # noqa: BLE001 - an unreadable output is simply not finished
+        log.warning("cannot read %s: %s", output_uri, error)
+        return None
+    return comment.removeprefix(OUTPUT_TAG_PREFIX) if comment.startswith(OUTPUT_TAG_PREFIX) else None
 
 
 def read_previous_results(state_root: str) -> dict[str, dict[str, Any]]:
@@ -107,6 +123,9 @@ def plan_run(rows: list[dict[str, Any]], config: PipelineConfig, state_root: str
             return "forced", row
         last = previous.get(row["item_id"])
         if last is None:
+            # Finished but never recorded (the driver died between the two): the output says so.
+            if recorded_in_output(row["output_uri"]) == row["output_fingerprint"]:
+                return "recovered", dict(row, status="skipped")
             return "new", row
         if last.get("output_fingerprint") != row["output_fingerprint"]:
             return "changed", row
@@ -122,7 +141,7 @@ def plan_run(rows: list[dict[str, Any]], config: PipelineConfig, state_root: str
         plan.count(reason)
         if reason == "bad_row":
             plan.failed_early.append(row)
-        elif reason == "unchanged":
+        elif reason in ("unchanged", "recovered"):
             plan.skipped.append(row)
         else:
             plan.to_run.append(row)

@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+from lipdub.fingerprint import OUTPUT_TAG_PREFIX
 from lipdub.media.audio_io import load_audio
 from lipdub.media.mux import mux_segments
 from lipdub.storage import atomic_output, local_path
@@ -39,6 +40,12 @@ def merge_segment_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def output_tags(row: dict[str, Any]) -> dict[str, str]:
+    """Container tags that let a later run recognise this output as finished (see run_state)."""
+    fingerprint = row.get("output_fingerprint")
+    return {"comment": f"{OUTPUT_TAG_PREFIX}{fingerprint}"} if fingerprint else {}
+
+
 class AssembleOperator(Operator):
     name = "assemble"
 
@@ -48,6 +55,8 @@ class AssembleOperator(Operator):
         with contextlib.ExitStack() as segment_copies:  # segments may live in a remote work store
             segments = [segment_copies.enter_context(local_path(uri)) for uri in json.loads(row["segment_uris"])]
             with atomic_output(row["output_uri"], suffix=".mp4") as temporary:
-                mux_segments(segments, audio, OUTPUT_AUDIO_RATE, temporary, audio_bitrate=self.config.encode.audio_bitrate)
+                mux_segments(
+                    segments, audio, OUTPUT_AUDIO_RATE, temporary, audio_bitrate=self.config.encode.audio_bitrate, metadata=output_tags(row)
+                )
         row["status"] = "ok"
         return row

@@ -39,8 +39,11 @@ def mux_segments(
     out_path: str,
     *,
     audio_bitrate: int = 128000,
+    metadata: dict[str, str] | None = None,
 ) -> None:
     """Concatenate H.264 `segment_paths` (remux) and add `audio` (float mono, [-1, 1]) as AAC.
+
+    ``metadata``: container tags to write (e.g. ``{"comment": ...}``; mp4 keeps the standard ones).
 
     The output lasts exactly as long as the video; its frame count is the sum of the segments'.
     Raises `InputError` for unreadable segments and `ValueError` for incompatible ones.
@@ -55,7 +58,7 @@ def mux_segments(
     if out_rate != sample_rate:
         samples = _resample(samples, sample_rate, out_rate)
     try:
-        _mux(segment_paths, samples, out_rate, out_path, audio_bitrate)
+        _mux(segment_paths, samples, out_rate, out_path, audio_bitrate, metadata or {})
     except BaseException:
         # A half-written container is useless and could be mistaken for a result.
         try:
@@ -66,10 +69,11 @@ def mux_segments(
 
 
 def _mux(segment_paths: list[str], samples: np.ndarray, out_rate: int, out_path: str,
-         audio_bitrate: int) -> None:
+         audio_bitrate: int, metadata: dict[str, str]) -> None:
     """The remux itself; `samples` are float32 mono at `out_rate`, an AAC rate."""
     out_opts = {"movflags": "+faststart"} if out_path.lower().endswith((".mp4", ".mov", ".m4v")) else {}
     with av.open(out_path, mode="w", options=out_opts) as out:
+        out.metadata.update(metadata)
         audio_out = _AudioFeed(out, samples, out_rate, audio_bitrate)
         video_out = None
         time_base: Fraction | None = None

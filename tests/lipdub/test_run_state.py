@@ -89,3 +89,27 @@ def test_newest_result_wins(tmp_path):
     writer.add(dict(row, status="ok"))
     writer.close(catalog_uri="c", pending=[], wall_seconds=1.0, plan_reasons={})
     assert read_previous_results(state)["a"]["status"] == "ok"
+
+
+def test_an_unrecorded_output_that_carries_the_fingerprint_is_recognised(tmp_path):
+    from fractions import Fraction
+
+    import numpy as np
+
+    from lipdub.media.mux import mux_segments
+    from lipdub.media.video_writer import VideoWriter
+    from operators.assemble import output_tags
+
+    state = str(tmp_path / "state")
+    (row,) = plan_run([_inputs(tmp_path, "a")], PipelineConfig(), state).to_run
+    segment = str(tmp_path / "segment.mp4")
+    with VideoWriter(segment, 32, 32, Fraction(25)) as writer:
+        for _ in range(5):
+            writer.write(np.zeros((32, 32, 3), np.uint8))
+    os.makedirs(os.path.dirname(row["output_uri"]), exist_ok=True)
+    mux_segments([segment], np.zeros(8000, np.float32), 16000, row["output_uri"], metadata=output_tags(row))
+
+    plan = plan_run([_inputs_like(row)], PipelineConfig(), state)
+    assert plan.reasons == {"recovered": 1} and plan.skipped[0]["status"] == "skipped"
+    # With other settings the same file is not this item's output any more.
+    assert plan_run([_inputs_like(row)], PipelineConfig(motion_model="rules"), state).reasons == {"new": 1}
