@@ -100,6 +100,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     if address:
         init_kwargs["address"] = address
     else:
+        # "local": always a fresh embedded Ray, never a cluster that `ray start` left on this machine.
+        init_kwargs["address"] = "local"
         init_kwargs["include_dashboard"] = False
         init_kwargs["_node_ip_address"] = "127.0.0.1"
         # Extra logical CPUs keep actor pools and read tasks schedulable on 2-core laptops;
