@@ -23,7 +23,7 @@ from lipdub.catalog import Catalog, read_catalog
 from lipdub.config import PipelineConfig, load_config
 from lipdub.fingerprint import combine
 from lipdub.item_row import rows_to_table
-from lipdub.results import ResultsWriter, RunSummary, new_run_id
+from lipdub.results import CLOSE_RETRY_SECONDS, ResultsWriter, RunSummary, new_run_id, retry_storage_write
 from lipdub.run_state import RunPlan, plan_run
 from lipdub.storage import atomic_output, join_uri
 
@@ -110,9 +110,13 @@ def run_catalog(
 
 
 def _write_latest(state_root: str, summary: RunSummary) -> None:
-    with atomic_output(join_uri(state_root, LATEST_FILE), suffix=".json") as temporary:
-        with open(temporary, "w") as handle:
+    uri = join_uri(state_root, LATEST_FILE)
+
+    def write() -> None:
+        with atomic_output(uri, suffix=".json") as temporary, open(temporary, "w") as handle:
             json.dump({"run_id": summary.run_id, "results_uri": summary.results_uri}, handle)
+
+    retry_storage_write(write, uri, retry_seconds=CLOSE_RETRY_SECONDS)
 
 
 def exit_code(summary: RunSummary) -> int:

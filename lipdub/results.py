@@ -9,6 +9,10 @@ Layout under a run's folder ``<state_root>/runs/<run_id>/``:
 - ``summary.json``: counts, throughput and each stage's share of the time.
 
 Every file is written atomically (temporary name, then a move or one complete upload).
+
+Storage that is briefly unreachable (an object store restarting, a network blip) must not cost a
+run its records: a part that cannot be written while the run goes on stays in memory and goes out
+with the next flush, and the final writes keep retrying with backoff for `CLOSE_RETRY_SECONDS`.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,12 +28,15 @@ import pyarrow.parquet as pq
 
 from lipdub.item_row import COLUMNS, STAGES, rows_to_table
 from lipdub.run_state import PART_PREFIX, RUNS_DIR
-from lipdub.storage import atomic_output, join_uri, open_uri
+from lipdub.storage import atomic_output, is_local, join_uri, open_uri
 
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.parquet"
 SUMMARY_FILE = "summary.json"
+#: How long the end of a run keeps trying to write its records to unreachable storage.
+CLOSE_RETRY_SECONDS = 300.0
+_MAX_RETRY_DELAY_S = 30.0
 
 
 def utc_now() -> str:
@@ -45,10 +53,35 @@ def run_dir(state_root: str, run_id: str) -> str:
     return join_uri(state_root, RUNS_DIR, run_id)
 
 
-def write_rows(rows: list[dict[str, Any]], uri: str) -> None:
+def retry_storage_write(write: Callable[[], None], uri: str, *, retry_seconds: float) -> None:
+    """Call ``write()`` (which writes `uri`); while it fails, retry with growing pauses for up to
+    ``retry_seconds``, then raise its last error. Only remote URIs are retried: a local disk that
+    refuses a write (full, read-only) will not change its mind. Storage clients raise their own
+    types (botocore, aiohttp, OSError), so any Exception counts: keep only the write in ``write``."""
+    if is_local(uri):
+        retry_seconds = 0.0
+    deadline = time.monotonic() + retry_seconds
+    delay = 1.0
+    while True:
+        try:
+            write()
+            return
+        except Exception as error:  # noqa: BLE001 - see the docstring
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("cannot write %s (%s: %s); retrying in %.0f s", uri, error.__class__.__name__, error, delay)
+            time.sleep(delay)
+            delay = min(2 * delay, _MAX_RETRY_DELAY_S)
+
+
+def write_rows(rows: list[dict[str, Any]], uri: str, *, retry_seconds: float = 0.0) -> None:
     table = rows_to_table({name: row.get(name) for name in COLUMNS} for row in rows)
-    with atomic_output(uri, suffix=".parquet") as temporary:
-        pq.write_table(table, temporary)
+
+    def write() -> None:
+        with atomic_output(uri, suffix=".parquet") as temporary:
+            pq.write_table(table, temporary)
+
+    retry_storage_write(write, uri, retry_seconds=retry_seconds)
 
 
 @dataclass
@@ -133,19 +166,33 @@ class ResultsWriter:
         if record:
             self._unflushed.append(row)
             if len(self._unflushed) >= self.flush_rows or time.monotonic() - self._last_flush >= self.flush_seconds:
-                self.flush()
+                self._flush_while_running()
 
-    def flush(self) -> None:
+    def _flush_while_running(self) -> None:
+        """Flush, but never stop the run over storage: rows that cannot be written yet are kept
+        for the next flush (at the latest, close; only a driver crash before then loses them)."""
+        try:
+            self.flush()
+        except Exception as error:  # noqa: BLE001 - storage errors come in many types
+            log.warning("cannot record %d results yet (%s: %s); keeping them for the next flush", len(self._unflushed), error.__class__.__name__, error)
+
+    def flush(self, *, retry_seconds: float = 0.0) -> None:
+        """Write the rows not yet recorded as the next part (retrying for up to ``retry_seconds``)."""
         if not self._unflushed:
             return
-        write_rows(self._unflushed, join_uri(self.dir, f"{PART_PREFIX}{self._parts:05d}.parquet"))
+        self._last_flush = time.monotonic()
+        write_rows(self._unflushed, join_uri(self.dir, f"{PART_PREFIX}{self._parts:05d}.parquet"), retry_seconds=retry_seconds)
         self._parts += 1
         self._unflushed = []
         self._last_flush = time.monotonic()
 
-    def close(self, *, catalog_uri: str, pending: list[dict[str, Any]], wall_seconds: float, plan_reasons: dict[str, int]) -> RunSummary:
-        """Flush, then write the full results manifest (``pending`` rows: never finished) and summary."""
-        self.flush()
+    def close(
+        self, *, catalog_uri: str, pending: list[dict[str, Any]], wall_seconds: float, plan_reasons: dict[str, int],
+        retry_seconds: float = CLOSE_RETRY_SECONDS,
+    ) -> RunSummary:
+        """Flush, then write the full results manifest (``pending`` rows: never finished) and summary,
+        retrying each write for up to ``retry_seconds`` while storage is unreachable."""
+        self.flush(retry_seconds=retry_seconds)
         done = {row["item_id"] for row in self.rows}
         unfinished = [
             dict({name: row.get(name) for name in COLUMNS}, status="pending", error="not finished: the run stopped before this item completed; rerun to finish it")
@@ -153,13 +200,17 @@ class ResultsWriter:
             if row["item_id"] not in done
         ]
         all_rows = self.rows + unfinished
-        write_rows(all_rows, self.results_uri)
+        write_rows(all_rows, self.results_uri, retry_seconds=retry_seconds)
         summary = summarize(all_rows, run_id=self.run_id, catalog_uri=catalog_uri, results_uri=self.results_uri, wall_seconds=wall_seconds)
         summary.interrupted = bool(unfinished)
         summary.plan_reasons = dict(plan_reasons)
-        with atomic_output(join_uri(self.dir, SUMMARY_FILE), suffix=".json") as temporary:
-            with open(temporary, "w") as handle:
+        summary_uri = join_uri(self.dir, SUMMARY_FILE)
+
+        def write_summary() -> None:
+            with atomic_output(summary_uri, suffix=".json") as temporary, open(temporary, "w") as handle:
                 handle.write(summary.to_json())
+
+        retry_storage_write(write_summary, summary_uri, retry_seconds=retry_seconds)
         return summary
 
 
