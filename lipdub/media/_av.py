@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 #: Exceptions PyAV/FFmpeg raise for unreadable or corrupt input. ``ValueError`` covers
 #: undecodable metadata strings (UnicodeDecodeError); ``EOFError`` early ends of stream.
 AV_ERRORS: tuple[type[BaseException], ...] = (av.error.FFmpegError, OSError, ValueError, EOFError)
+#: Demuxers that open plain text as "media" (FFmpeg's tty: text shown as ANSI art video).
+_TEXT_FORMATS = frozenset({"tty"})
 
 
 def check_file(path: str | os.PathLike[str]) -> str:
@@ -69,6 +71,10 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[av.container.InputConta
         container = av.open(p, mode="r")
     except AV_ERRORS as exc:
         raise InputError(f"{p}: not a readable media file ({describe(exc)})") from exc
+    if container.format.name in _TEXT_FORMATS:
+        # FFmpeg's "tty" demuxer plays .txt/.nfo/.ans text as an ANSI-art video; nobody means that.
+        container.close()
+        raise InputError(f"{p}: not a media file (it is a text file)")
     try:
         yield container
     finally:

@@ -3,8 +3,11 @@
 Render segments start anywhere in a source: decoding from frame 0 for each would make a long
 video quadratic. We seek to the keyframe before the range and decode forward, numbering frames by
 their timestamps (``round((pts - start_pts) * time_base * fps)``), which is exact for
-constant-rate sources. If a seek lands past the wanted frame (some containers seek imprecisely)
-or the timestamps are missing, it falls back to counting frames from the start.
+constant-rate sources. If a seek lands past the wanted frame (some containers seek imprecisely),
+the timestamps are missing, or the frames before the range are not on the constant-rate grid
+(a variable-frame-rate source: there a timestamp does not tell a frame's index, and frame
+indices everywhere in lipdub are decode-order counts), it falls back to counting frames from the
+start.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Seek this many seconds before the wanted frame, so we land on a keyframe before it.
 _SEEK_MARGIN_S = 0.5
+# Packets demuxed past the range when checking the rate grid (covers B-frame reordering).
+_REORDER_FRAMES = 16
 
 
 class _SeekUnusable(Exception):
@@ -66,6 +71,8 @@ def _seeked(path: str, start: int, stop: int, fps: Fraction) -> Iterator[np.ndar
         first_pts = stream.start_time if stream.start_time is not None else 0
         if time_base is None:
             raise _SeekUnusable
+        if not _on_rate_grid(container, stream, first_pts, stop, fps):
+            raise _SeekUnusable
         target_s = max(0.0, start / float(fps) - _SEEK_MARGIN_S)
         try:
             container.seek(first_pts + int(target_s / time_base), stream=stream, backward=True, any_frame=False)
@@ -91,3 +98,29 @@ def _seeked(path: str, start: int, stop: int, fps: Fraction) -> Iterator[np.ndar
                     yield rotate_to_display(frame.to_ndarray(format="rgb24"), rotation)
         except AV_ERRORS as exc:
             raise InputError(f"{path}: video cannot be decoded near frame {start} ({describe(exc)})") from exc
+
+
+def _on_rate_grid(container, stream, first_pts: int, stop: int, fps: Fraction) -> bool:
+    """Whether frames ``0 .. stop`` have the timestamps of a constant ``fps`` stream, so that
+    ``round((pts - first_pts) * time_base * fps)`` is each frame's decode-order index.
+
+    Demuxes (no decoding) from the start to just past ``stop``: about 10 us per packet.
+    """
+    time_base = stream.time_base
+    limit = first_pts + (stop + _REORDER_FRAMES) / (fps * time_base)
+    stamps: list[int] = []
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is None:
+                return False
+            stamps.append(packet.pts)
+            if (packet.dts if packet.dts is not None else packet.pts) > limit:
+                break
+    except AV_ERRORS:
+        return False
+    stamps.sort()
+    return all(
+        round(float((pts - first_pts) * time_base * fps)) == index for index, pts in enumerate(stamps[: stop + 1])
+    )

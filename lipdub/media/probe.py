@@ -104,7 +104,7 @@ def _first_frame_and_count(
     return first, count
 
 
-def _check_not_truncated(path: str, stream: av.video.stream.VideoStream) -> None:
+def _check_not_truncated(path: str, stream: av.stream.Stream) -> None:
     """Reject files whose index points past the end of the file (cut-off downloads/copies)."""
     entries = stream.index_entries
     try:
@@ -189,6 +189,7 @@ def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
         if not container.streams.audio:
             raise InputError(f"{p}: has no audio stream")
         stream = container.streams.audio[0]
+        _check_not_truncated(p, stream)  # else only the part before the cut would be dubbed
         cc = stream.codec_context
         try:
             duration_s = _audio_duration(container, stream)

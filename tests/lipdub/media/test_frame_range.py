@@ -37,3 +37,21 @@ def test_range_past_the_end_is_an_error(tmp_path):
     path = _numbered_video(tmp_path / "s.mp4", 10, Fraction(25))
     with pytest.raises(InputError):
         list(iter_frame_range(path, 5, 20, Fraction(25)))
+
+
+def test_variable_rate_ranges_match_a_full_decode(tmp_path):
+    # Frame indices are decode-order counts; in a variable-rate file a timestamp does not tell
+    # the index (here the first half runs at 12.5 fps, the second at 25), so ranges must not be
+    # numbered by timestamp.
+    from _media_fixtures import write_vfr_video
+
+    from lipdub.media.probe import probe_video
+
+    pts_ms = np.cumsum([0] + [80 if i < 20 else 40 for i in range(1, 40)]).tolist()
+    path = write_vfr_video(tmp_path / "vfr.mp4", pts_ms)
+    fps = probe_video(path).fps
+    everything = [float(f[..., 1].mean()) for f in iter_frames(path)]
+    assert len(everything) == 40
+    for start, stop in [(0, 5), (17, 25), (30, 40), (39, 40)]:
+        got = [float(f[..., 1].mean()) for f in iter_frame_range(path, start, stop, fps)]
+        assert got == pytest.approx(everything[start:stop], abs=2.0)

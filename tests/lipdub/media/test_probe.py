@@ -122,6 +122,19 @@ def test_random_bytes_never_crash(tmp_path, seed):
         _assert_clean(exc, path)
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "readme.nfo"])
+def test_text_file_is_not_media(tmp_path, name):
+    # FFmpeg's tty demuxer would play these as an ANSI-art "video" of 640x400.
+    from lipdub.media.audio_io import load_audio
+
+    path = tmp_path / name
+    path.write_text("Dub for episode 3: see the attached file.\n" * 20)
+    for fn in (probe_video, probe_audio, load_audio):
+        with pytest.raises(InputError, match="text file") as exc:
+            fn(path)
+        _assert_clean(exc, path)
+
+
 def test_truncated_file(tmp_path):
     full = write_video(tmp_path / "full.mp4", 20).read_bytes()
     # into the samples, into the trailing moov index, and just past the header
@@ -131,6 +144,20 @@ def test_truncated_file(tmp_path):
         with pytest.raises(InputError) as exc:
             probe_video(path)
         _assert_clean(exc, path)
+
+
+def test_truncated_audio_in_mp4_is_detected_from_the_index(tmp_path):
+    # Otherwise the dub would silently stop where the file was cut.
+    from lipdub.media.mux import mux_segments
+
+    out = tmp_path / "dub.mp4"  # moov first (faststart), so the cut file still opens
+    mux_segments([str(write_video(tmp_path / "seg.mp4", 50))], tone(2.0, 16000)[0], 16000, str(out))
+    data = out.read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="file is truncated") as exc:
+        probe_audio(path)
+    _assert_clean(exc, path)
 
 
 def test_truncated_faststart_file_is_detected_from_the_index(tmp_path):
