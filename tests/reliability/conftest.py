@@ -19,6 +19,8 @@ import av
 import numpy as np
 import pytest
 
+from tests.lipdub.media._media_fixtures import write_vfr_video
+
 FPS = 25
 BASE_SIZE = (256, 256)  # (width, height) of the talking-face videos
 BASE_SECONDS = 2.0
@@ -54,23 +56,6 @@ def _write_frames(path: Path, frames, size: tuple[int, int], fps, rotation: int 
     with VideoWriter(path, size[0], size[1], fps, rotation=rotation, preset="ultrafast") as writer:
         for frame in frames:
             writer.write(frame)
-    return path
-
-
-def _write_vfr(path: Path, frames: list[np.ndarray], pts_ms: list[int]) -> Path:
-    """Variable-frame-rate H.264 mp4: frame i shown at pts_ms[i] milliseconds."""
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        stream.time_base = Fraction(1, 1000)
-        for pts, frame in zip(pts_ms, frames):
-            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            picture.pts = pts
-            picture.time_base = Fraction(1, 1000)
-            out.mux(stream.encode(picture))
-        out.mux(stream.encode(None))
     return path
 
 
@@ -150,7 +135,7 @@ def build_zoo(folder: Path) -> Zoo:
     make_talking_face_video(put("rotated 90.mp4"), seconds=BASE_SECONDS, fps=FPS, openings=openings,
                             size=(192, 256), seed=6, rotation=90)
     pts_ms = np.cumsum([0] + [40 if i % 5 else 80 for i in range(1, n_base)]).tolist()  # a frame held every fifth
-    _write_vfr(put("variable rate.mp4"), list(talking_face_frames(openings, FPS, size=BASE_SIZE, seed=7)), pts_ms)
+    write_vfr_video(put("variable rate.mp4"), pts_ms, frames=list(talking_face_frames(openings, FPS, size=BASE_SIZE, seed=7)), rate=FPS)
     rate_2213 = Fraction(2213, 100)
     _write_frames(put("22.13 fps.mp4"), talking_face_frames(openings[:44], float(rate_2213), size=BASE_SIZE, seed=8),
                   BASE_SIZE, rate_2213)

@@ -67,14 +67,19 @@ def write_video(path: Path, n: int, width: int = 64, height: int = 48, fps: Frac
     return path
 
 
-def write_vfr_video(path: Path, pts_ms: list[int], width: int = 64, height: int = 48) -> Path:
-    """Variable-frame-rate H.264 mp4: frame i shown at pts_ms[i] milliseconds."""
+def write_vfr_video(path: Path, pts_ms: list[int], width: int = 64, height: int = 48, *,
+                    frames: list[np.ndarray] | None = None, rate: int = 30) -> Path:
+    """Variable-frame-rate H.264 mp4: frame i (`frames`, default plain colours) shown at pts_ms[i] ms."""
+    if frames is not None:
+        height, width = frames[0].shape[:2]
+    else:
+        frames = color_frames(len(pts_ms), width, height)
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=30, options={"preset": "ultrafast"})
+        stream = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = Fraction(1, 1000)
         stream.time_base = Fraction(1, 1000)
-        for pts, frame in zip(pts_ms, color_frames(len(pts_ms), width, height)):
+        for pts, frame in zip(pts_ms, frames):
             vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
             vf.pts = pts
             vf.time_base = Fraction(1, 1000)
