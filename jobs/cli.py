@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from jobs import catalog_options
+
 app = typer.Typer(
     help="lipdub: lip-sync dubbed speech onto video, one clip or a catalog, on Ray Data.",
     no_args_is_help=True,
@@ -61,12 +63,12 @@ def dub(
 @app.command("run")
 def run_catalog_command(
     catalog: str = typer.Argument(..., help="Catalog manifest: a Parquet file, a prefix of Parquet files, or a CSV (local or s3://...)."),
-    output_root: Optional[str] = typer.Option(None, "--output-root", help="Outputs go to <root>/<language>/<item_id>.mp4 unless the catalog names output_uri."),
-    config_uri: Optional[str] = typer.Option(None, "--config", help="YAML/JSON config file (per-stage resources, encode, ...)."),
-    work_root: Optional[str] = typer.Option(None, "--work-root", help="Work store for cached analyses (a shared URI such as s3://... on clusters)."),
-    state_root: Optional[str] = typer.Option(None, "--state-root", help="Where run records go (default <output-root>/_lipdub)."),
-    force: bool = typer.Option(False, "--force", help="Redo every item, even those finished before."),
-    ray_address: Optional[str] = typer.Option(None, "--address", help="Ray address (default: RAY_ADDRESS, else a local Ray)."),
+    output_root: Optional[str] = catalog_options.OUTPUT_ROOT,
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    work_root: Optional[str] = catalog_options.WORK_ROOT,
+    state_root: Optional[str] = catalog_options.STATE_ROOT,
+    force: bool = catalog_options.FORCE,
+    ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Dub a catalog. Resumable: items finished before with the same inputs and settings are
@@ -85,12 +87,12 @@ def run_catalog_command(
 @app.command()
 def nightly(
     catalog: str = typer.Argument(..., help="Catalog manifest (Parquet file or prefix, or CSV)."),
-    output_root: Optional[str] = typer.Option(None, "--output-root", help="Outputs go to <root>/<language>/<item_id>.mp4."),
-    config_uri: Optional[str] = typer.Option(None, "--config", help="YAML/JSON config file."),
-    work_root: Optional[str] = typer.Option(None, "--work-root", help="Work store for cached analyses."),
-    state_root: Optional[str] = typer.Option(None, "--state-root", help="Where run records go (default <output-root>/_lipdub)."),
-    lock_hours: float = typer.Option(20.0, "--lock-hours", help="A nightly lock older than this is taken to be stale."),
-    ray_address: Optional[str] = typer.Option(None, "--address", help="Ray address (default: RAY_ADDRESS, else a local Ray)."),
+    output_root: Optional[str] = catalog_options.OUTPUT_ROOT,
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    work_root: Optional[str] = catalog_options.WORK_ROOT,
+    state_root: Optional[str] = catalog_options.STATE_ROOT,
+    lock_hours: float = catalog_options.LOCK_HOURS,
+    ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """The nightly run: dub only what is new or changed since the last run (and retry failures).

@@ -19,6 +19,8 @@ from typing import Any, Optional
 
 import typer
 
+from jobs import catalog_options
+
 from lipdub.catalog import Catalog, read_catalog
 from lipdub.config import PipelineConfig, load_config
 from lipdub.fingerprint import combine
@@ -130,13 +132,13 @@ job = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @job.command()
 def main(
-    catalog: str = typer.Option(..., "--catalog", help="Catalog manifest: Parquet file or prefix (or CSV)."),
-    output_root: Optional[str] = typer.Option(None, "--output-root", help="Where outputs go: <root>/<language>/<item_id>.mp4."),
-    config_uri: Optional[str] = typer.Option(None, "--config", help="YAML/JSON config file (resources per stage, encode, ...)."),
-    work_root: Optional[str] = typer.Option(None, "--work-root", help="Work store for cached analyses (a shared URI on clusters)."),
-    state_root: Optional[str] = typer.Option(None, "--state-root", help="Where run records go (default <output-root>/_lipdub)."),
-    force: bool = typer.Option(False, "--force", help="Redo every item, even those finished before."),
-    ray_address: Optional[str] = typer.Option(None, "--address", help="Ray address (default: RAY_ADDRESS, else a local Ray)."),
+    catalog: str = catalog_options.CATALOG_OPTION,
+    output_root: Optional[str] = catalog_options.OUTPUT_ROOT,
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    work_root: Optional[str] = catalog_options.WORK_ROOT,
+    state_root: Optional[str] = catalog_options.STATE_ROOT,
+    force: bool = catalog_options.FORCE,
+    ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
     run_prefix: str = typer.Option("run", "--run-prefix", help="Prefix of the run id (nightly runs use 'nightly')."),
 ) -> None:
     from jobs.logging_setup import setup_logging

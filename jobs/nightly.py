@@ -18,6 +18,8 @@ from typing import Optional
 
 import typer
 
+from jobs import catalog_options
+
 from lipdub.config import load_config
 from lipdub.storage import filesystem_for, join_uri, open_uri, uri_exists
 
@@ -96,13 +98,13 @@ job = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 @job.command()
 def main(
-    catalog: str = typer.Option(..., "--catalog"),
-    output_root: Optional[str] = typer.Option(None, "--output-root"),
-    config_uri: Optional[str] = typer.Option(None, "--config"),
-    work_root: Optional[str] = typer.Option(None, "--work-root"),
-    state_root: Optional[str] = typer.Option(None, "--state-root"),
-    lock_hours: float = typer.Option(20.0, "--lock-hours"),
-    ray_address: Optional[str] = typer.Option(None, "--address"),
+    catalog: str = catalog_options.CATALOG_OPTION,
+    output_root: Optional[str] = catalog_options.OUTPUT_ROOT,
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    work_root: Optional[str] = catalog_options.WORK_ROOT,
+    state_root: Optional[str] = catalog_options.STATE_ROOT,
+    lock_hours: float = catalog_options.LOCK_HOURS,
+    ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
 ) -> None:
     from jobs.logging_setup import setup_logging
 
