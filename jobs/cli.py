@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -36,11 +37,15 @@ def dub(
     preset: str = typer.Option("veryfast", help="x264 preset."),
     work_root: Optional[str] = typer.Option(None, help="Work store for cached analyses (default ~/.cache/lipdub/work)."),
     ray_address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster instead of starting a local one."),
+    motion_checkpoint: Optional[str] = typer.Option(
+        None, "--motion-checkpoint", help="Learned motion model (a `lipdub train` checkpoint, path or URI); default: rules."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Dub one video: re-animate the speaker's mouth to follow AUDIO and mux it in."""
     setup_logging(verbose)
     from jobs.dub_one import dub_one
+    from lipdub.config import PipelineConfig
 
     result = dub_one(
         video=video,
@@ -53,11 +58,71 @@ def dub(
         preset=preset,
         work_root=work_root,
         ray_address=ray_address,
+        config=PipelineConfig(motion_checkpoint=motion_checkpoint),
     )
     if result["status"] != "ok":
         typer.echo(f"error: {result['error']}", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"wrote {result['output_uri']} ({result['n_output_frames']} frames)")
+
+
+@app.command()
+def train(
+    sources: list[str] = typer.Argument(..., help="A catalog manifest (Parquet file or prefix, or CSV), or video files: every distinct video is a training example."),
+    output: str = typer.Option(..., "--output", help="Checkpoint to write (local path or fsspec URI); resumed when it exists."),
+    epochs: int = typer.Option(60, help="Total epochs (a resumed run trains up to this many)."),
+    batch_size: int = typer.Option(32, help="Windows (2.56 s each) per step per worker."),
+    learning_rate: float = typer.Option(1e-3, help="AdamW learning rate."),
+    workers: int = typer.Option(1, help="Ray Train workers (data parallel)."),
+    gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
+    wav2vec2: Optional[str] = typer.Option(None, "--wav2vec2", help="wav2vec2 checkpoint folder (path or URI): train on its embeddings too."),
+    validation_videos: int = typer.Option(1, help="Videos held out for the validation score (0: none)."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Leave out this video (file name without extension); repeatable."),
+    checkpoint_every: int = typer.Option(10, help="Write the checkpoint every N epochs (and at the end)."),
+    restart: bool = typer.Option(False, "--restart", help="Start over instead of resuming from OUTPUT."),
+    seed: int = typer.Option(0, help="Random seed."),
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    work_root: Optional[str] = catalog_options.WORK_ROOT,
+    ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Train the learned mouth-motion model on a catalog's own speech and faces (Ray Train).
+    Exit 0 trained, 2 unusable catalog, options or checkpoint."""
+    setup_logging(verbose)
+    import dataclasses
+    import shlex
+    import sys
+
+    from jobs.train_motion import TrainRequest, run_training
+    from lipdub.catalog import CatalogError
+    from lipdub.config import PipelineConfig, load_config
+    from lipdub.errors import InputError
+    from models.motion_training import TrainSettings
+
+    config = load_config(config_uri) if config_uri else PipelineConfig()
+    config = config.with_overrides(work_root=work_root)
+    if wav2vec2:
+        config = dataclasses.replace(config, listen=dataclasses.replace(config.listen, wav2vec2_checkpoint=wav2vec2))
+    request = TrainRequest(
+        catalog_uri=sources[0] if len(sources) == 1 else sources,
+        output_uri=output,
+        settings=TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed),
+        feature_kind="wav2vec2" if config.listen.wav2vec2_checkpoint else "logmel",
+        workers=workers,
+        use_gpu=gpu,
+        validation_videos=validation_videos,
+        checkpoint_every=checkpoint_every,
+        restart=restart,
+        exclude=tuple(exclude),
+        command=shlex.join(["lipdub", *sys.argv[1:]]),
+    )
+    try:
+        report = run_training(request, config, ray_address=ray_address)
+    except (CatalogError, InputError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    typer.echo(json.dumps({"checkpoint": report.output_uri, "epochs": report.epochs_done, "videos": report.videos,
+                           "validation_videos": report.validation, "skipped": report.skipped, "final": report.final}, default=float))
 
 
 @app.command("run")
@@ -131,22 +196,35 @@ def evaluate(
     source: Optional[str] = typer.Option(None, help="Source video the OUTPUT was made from."),
     dub_audio: Optional[str] = typer.Option(None, "--dub", help="Dub track the OUTPUT was made with."),
     oracle_motion: bool = typer.Option(False, help="holdout: drive the renderer with the real mouth shapes (renderer-only error)."),
+    epochs: int = typer.Option(60, help="loco: training epochs per fold."),
+    out_dir: Optional[str] = typer.Option(None, "--out-dir", help="holdout/loco: keep the halves, models and outputs here."),
     work_root: Optional[str] = typer.Option(None, help="Work store (default ~/.cache/lipdub/work)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Measure quality. `lipdub eval holdout CLIP...`: the hold-out lip-sync protocol.
+    `lipdub eval loco CLIP...`: leave-one-clip-out training of the learned model, then the protocol.
     `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: sync offset/correlation, PSNR outside the
     lower face, mouth jitter."""
     setup_logging(verbose)
-    if targets[0] == "holdout":
+    if targets[0] == "loco":
+        from jobs.eval_loco import run_loco
+        from models.motion_training import TrainSettings
+
+        clips = targets[1:]
+        if len(clips) < 3:
+            typer.echo("error: give at least three clips: lipdub eval loco CLIP CLIP CLIP [...]", err=True)
+            raise typer.Exit(code=2)
+        report = run_loco(clips, out_dir=out_dir or tempfile.mkdtemp(prefix="lipdub-loco-"),
+                          settings=TrainSettings(epochs=epochs), work_root=work_root, oracle_motion=oracle_motion)
+    elif targets[0] == "holdout":
         from jobs.eval_holdout import run_holdout
 
         clips = targets[1:]
         if not clips:
             typer.echo("error: give at least one clip: lipdub eval holdout CLIP [CLIP ...]", err=True)
             raise typer.Exit(code=2)
-        report = run_holdout(clips, oracle_motion=oracle_motion, work_root=work_root)
+        report = run_holdout(clips, oracle_motion=oracle_motion, work_root=work_root, out_dir=out_dir)
     else:
         if len(targets) != 1 or not source or not dub_audio:
             typer.echo("error: use lipdub eval OUTPUT --source VIDEO --dub AUDIO", err=True)

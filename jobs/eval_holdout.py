@@ -81,8 +81,13 @@ def correlations(measured: np.ndarray, real: np.ndarray) -> dict[str, float]:
     return {"opening": pearson(measured[:n, 0], real[:n, 0]), "width": pearson(measured[:n, 1], real[:n, 1])}
 
 
-def _dub_variant(clips: list[HalvedClip], folder: Path, config: PipelineConfig, variant: str) -> dict[str, dict[str, Any]]:
-    """Dub every clip's first half with its second half's speech (one catalog run), then measure."""
+def _dub_variant(
+    clips: list[HalvedClip], folder: Path, config: PipelineConfig, variant: str, checkpoints: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Dub every clip's first half with its second half's speech (one catalog run), then measure.
+
+    Variant "learned" dubs each clip with its own checkpoint from ``checkpoints`` (leave-one-out).
+    """
     rows = []
     for clip in clips:
         row = {
@@ -95,8 +100,10 @@ def _dub_variant(clips: list[HalvedClip], folder: Path, config: PipelineConfig, 
             targets = folder / f"{clip.name}_oracle.npy"
             np.save(targets, clip.second_real.astype(np.float32))
             row["motion_targets_uri"] = str(targets)
+        if variant == "learned":
+            row["motion_checkpoint"] = (checkpoints or {})[clip.name]
         rows.append(row)
-    model = "default" if variant == "oracle" else variant
+    model = "default" if variant in ("oracle", "learned") else variant
     results = {row["item_id"]: row for row in run_items(rows, config.with_overrides(motion_model=model))}
     figures: dict[str, dict[str, Any]] = {}
     for clip in clips:
@@ -109,17 +116,28 @@ def _dub_variant(clips: list[HalvedClip], folder: Path, config: PipelineConfig, 
     return figures
 
 
-def run_holdout(clips: list[str], *, oracle_motion: bool = False, work_root: str | None = None, out_dir: str | None = None) -> dict[str, Any]:
-    """Run the protocol over clips; returns per-clip figures and means per variant."""
+def run_holdout(
+    clips: list[str],
+    *,
+    oracle_motion: bool = False,
+    work_root: str | None = None,
+    out_dir: str | None = None,
+    checkpoints: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run the protocol over clips; returns per-clip figures and means per variant.
+
+    ``checkpoints`` (clip name -> learned model) adds the "learned" variant; "default" is the
+    rules model with speaker calibration (no checkpoint), measured in the same run.
+    """
     base = PipelineConfig().with_overrides(work_root=work_root, encode=EncodeConfig(crf=12))
     ensure_ray()
     folder = Path(out_dir or tempfile.mkdtemp(prefix="lipdub-holdout-"))
     folder.mkdir(parents=True, exist_ok=True)
-    variants = ["default", "loudness"] + (["oracle"] if oracle_motion else [])
+    variants = ["default", "loudness"] + (["learned"] if checkpoints else []) + (["oracle"] if oracle_motion else [])
     halves = [halve_clip(clip_path, folder) for clip_path in clips]
     per_clip: dict[str, dict[str, Any]] = {h.name: {"untouched": correlations(h.first_real, h.second_real)} for h in halves}
     for variant in variants:
-        for name, figures in _dub_variant(halves, folder, base, variant).items():
+        for name, figures in _dub_variant(halves, folder, base, variant, checkpoints).items():
             per_clip[name][variant] = figures
     means = {}
     for variant in ["untouched"] + variants:

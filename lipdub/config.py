@@ -67,6 +67,9 @@ class ListenConfig:
     # The motion model calibrates on at most this much of the source's own speech: half a
     # minute pins a speaker's range and style, and recognition time grows with length.
     calibration_seconds: float = 30.0
+    # A wav2vec2 checkpoint directory (save_pretrained: config.json + model.safetensors, local
+    # path or fsspec URI) whose embeddings join the speech features; None = log-mel features only.
+    wav2vec2_checkpoint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
     ("transcript", pa.string()),
     # Evaluation only: .npy of known [opening, width] per output frame (the oracle motion).
     ("motion_targets_uri", pa.string()),
+    ("motion_checkpoint", pa.string()),  # per-item learned model (evaluation); else the config's
     # Outcome.
     ("status", pa.string()),  # pending | ok | failed | skipped
     ("error", pa.string()),

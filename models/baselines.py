@@ -16,7 +16,7 @@ class LoudnessMotionModel:
     def __init__(self) -> None:
         self.coefficients = np.array([[0.0, 0.0], [0.05, 0.4]])  # [slope; intercept] per output
 
-    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float) -> None:
+    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None) -> None:
         loud = frames_at(source.loudness_db, len(measured), fps)
         ok = np.isfinite(measured).all(axis=1) & np.isfinite(loud)
         if ok.sum() < 5:
@@ -36,7 +36,7 @@ class OracleMotionModel:
     def __init__(self, targets: np.ndarray) -> None:
         self.targets = np.asarray(targets, dtype=np.float32)
 
-    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float) -> None:
+    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None) -> None:
         return None
 
     def predict(self, dub: SpeechFeatures, n_frames: int, fps: float) -> np.ndarray:

@@ -119,7 +119,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 class LoudnessOpeningModel:
     """Naive baseline: opening follows loudness linearly (fitted on the source), width constant."""
 
-    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float) -> None:
+    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None) -> None:
         loud = frames_at(source.loudness_db, len(measured), fps)
         a, b = np.polyfit(loud, measured[:, 0], 1)
         self._coef = (float(a), float(b))

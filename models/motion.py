@@ -24,8 +24,14 @@ __all__ = ["MotionModel", "SpeakerRange", "valid_measured", "default_motion_mode
 class MotionModel(Protocol):
     """Fit on the source speaker, then predict mouth targets for a dub."""
 
-    def fit_speaker(self, source: "SpeechFeatures", measured: np.ndarray, fps: float) -> None:
-        """Calibrate on the source's own speech and its measured mouth ``(T_src, 2)``."""
+    def fit_speaker(
+        self, source: "SpeechFeatures", measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None
+    ) -> None:
+        """Calibrate on the source's own speech and its measured mouth ``(T_src, 2)``.
+
+        ``landmarks``: the speaker's Face Mesh points per source frame ``(T_src, 468, 2)``, for
+        models that adapt to the lip shape itself (rows where ``measured`` is NaN are unusable).
+        """
         ...
 
     def predict(self, dub: "SpeechFeatures", n_frames: int, fps: float) -> np.ndarray:

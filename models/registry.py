@@ -7,8 +7,16 @@ from models.baselines import LoudnessMotionModel, OracleMotionModel
 from models.motion import MotionModel
 
 
-def build_motion_model(spec: str = "default") -> MotionModel:
-    """"default", "rules", "loudness", or "oracle:<path to .npy targets>"."""
+def build_motion_model(spec: str = "default", checkpoint: str | None = None) -> MotionModel:
+    """"default", "rules", "loudness", or "oracle:<path to .npy targets>".
+
+    "default" with a ``checkpoint`` (a ``lipdub train`` file, path or URI) is the learned model;
+    without one, the viseme rules with speaker calibration.
+    """
+    if spec == "default" and checkpoint:
+        from models.learned_motion import LearnedMotionModel
+
+        return LearnedMotionModel.from_uri(checkpoint)
     if spec == "default":
         from models.motion import default_motion_model
 

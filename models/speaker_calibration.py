@@ -28,7 +28,7 @@ from models.viseme_rules import VisemeRulesModel, speech_gate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CalibratedMotionModel", "CalibrationFeatures", "SpeakerRidge", "long_pause_mask"]
+__all__ = ["CalibratedMotionModel", "CalibrationFeatures", "SpeakerRidge", "long_pause_mask", "rest_frames"]
 
 # Mel bands (80 bins over 0-8 kHz) grouped by what they say about the mouth.
 _LOW_HZ = 500.0  # voice bar / nasal murmur: energy here without the rest means closed lips
@@ -197,7 +197,7 @@ class CalibratedMotionModel:
         }
         self.used_fit = {"opening": False, "width": False}
 
-    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float) -> None:
+    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None) -> None:
         """Learn the speaker's range and, with enough source, the ridge weights (else the prior)."""
         values, rows = valid_measured(measured)
         self.speaker = SpeakerRange.from_measured(values)
@@ -238,15 +238,16 @@ class CalibratedMotionModel:
             t_mean, t_std = self._target_stats[key]
             out[:, j] = t_mean + t_std * (pred - p_mean) / p_std
         out = self.speaker.clip(out)
-        rest = self._rest_frames(dub, n_frames, fps)
+        rest = rest_frames(dub, n_frames, fps, self.min_pause_s)
         out[rest, 0] = self.speaker.rest_opening
         out[rest, 1] = self.speaker.rest_width
         return out
 
-    def _rest_frames(self, dub: SpeechFeatures, n_frames: int, fps: float) -> np.ndarray:
-        """Per video frame weight 0..1 of the resting mouth: long pauses and after the audio ends."""
-        pause = long_pause_mask(speech_gate(dub), self.min_pause_s).astype(np.float64)
-        rest = frames_at(pause, n_frames, fps) > 0.5
-        first_after = int(np.ceil(dub.duration_s * fps))
-        rest[first_after:] = True
-        return rest
+
+def rest_frames(dub: SpeechFeatures, n_frames: int, fps: float, min_pause_s: float) -> np.ndarray:
+    """(n_frames,) bool: video frames that get the resting mouth (long pauses, after the audio ends)."""
+    pause = long_pause_mask(speech_gate(dub), min_pause_s).astype(np.float64)
+    rest = frames_at(pause, n_frames, fps) > 0.5
+    first_after = int(np.ceil(dub.duration_s * fps))
+    rest[first_after:] = True
+    return rest

@@ -146,7 +146,7 @@ class VisemeRulesModel:
         out[:, 1] = blend[:, 1] * gate
         return out
 
-    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float) -> None:
+    def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None) -> None:
         self.speaker = SpeakerRange.from_measured(valid_measured(measured)[0])
 
     def predict(self, dub: SpeechFeatures, n_frames: int, fps: float) -> np.ndarray:

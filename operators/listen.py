@@ -2,10 +2,13 @@
 
 Input columns: audio_uri, video_uri, source_fingerprint, dub_seconds, work_dir.
 Output columns: dub_speech_uri, source_speech_uri (null when the source has no audio).
-Fan-out: 1 -> 1. Holds silero-vad and pocketsphinx: runs on an actor pool, models loaded once.
+Fan-out: 1 -> 1. Holds silero-vad and pocketsphinx (and, when ``listen.wav2vec2_checkpoint`` is
+set, a wav2vec2 model whose embeddings go into both feature files): runs on an actor pool,
+models loaded once.
 A dub with no speech at all fails the item (it would produce a silent, motionless mouth).
 Both outputs are single npz files in the work store (read them with `lipdub.storage.local_path`);
-the source's is cached under the work root's analysis/ and shared by every dub of that source.
+the source's is cached under the work root's analysis/ and shared by every dub of that source
+(keyed on the wav2vec2 checkpoint too, so a cache without embeddings is not reused for one with).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any
 from lipdub.audio.features import SAMPLE_RATE, SpeechFeatures, analyze_speech
 from lipdub.audio.phonemes import PhoneRecognizer
 from lipdub.audio.vad import VoiceActivity
+from lipdub.audio.wav2vec2_features import Wav2Vec2Embedder
 from lipdub.errors import InputError
 from lipdub.fingerprint import combine
 from lipdub.media.audio_io import load_audio
@@ -36,9 +40,11 @@ class ListenOperator(Operator):
     def setup(self) -> None:
         self.vad = VoiceActivity()
         self.recognizer = PhoneRecognizer()
+        checkpoint = self.config.listen.wav2vec2_checkpoint
+        self.embedder = Wav2Vec2Embedder(checkpoint) if checkpoint else None
 
     def _speech(self, samples, transcript: str | None = None) -> SpeechFeatures:
-        return analyze_speech(samples, self.vad, self.recognizer, transcript=transcript)
+        return analyze_speech(samples, self.vad, self.recognizer, transcript=transcript, embedder=self.embedder)
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         with local_path(row["audio_uri"]) as audio_path:
@@ -58,7 +64,10 @@ class ListenOperator(Operator):
     def _source_speech(self, row: dict[str, Any]) -> str | None:
         """The source's own speech features, computed once per source video."""
         limit_s = self.config.listen.calibration_seconds
-        directory = analysis_uri(self.config.work_root, combine(row["source_fingerprint"], "speech", limit_s))
+        checkpoint = self.config.listen.wav2vec2_checkpoint
+        # Without a checkpoint the key is what it always was: existing caches stay valid.
+        key_parts = (row["source_fingerprint"], "speech", limit_s) + ((checkpoint,) if checkpoint else ())
+        directory = analysis_uri(self.config.work_root, combine(*key_parts))
         uri = join_uri(directory, SOURCE_SPEECH_FILE)
         if uri_exists(uri):
             return uri

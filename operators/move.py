@@ -3,7 +3,8 @@
 Input columns: analysis_uri, atlas_uri, source_speech_uri, dub_speech_uri, n_source_frames,
 n_output_frames, resolved_sync_mode, dub_seconds, fps_num, fps_den, work_dir.
 Output columns: plan_uri (npz: source_index, targets [opening, width], chosen atlas entries).
-Fan-out: 1 -> 1. The motion model is calibrated on this speaker's own audio and mouth first.
+Fan-out: 1 -> 1. The motion model is calibrated on this speaker's own audio and mouth first
+(the learned model, when a checkpoint is configured, also adapts to the speaker's lips).
 """
 from __future__ import annotations
 
@@ -50,9 +51,9 @@ class MoveOperator(Operator):
         timeline = plan_timeline(int(row["n_source_frames"]), fps, float(row["dub_seconds"]), row["resolved_sync_mode"])
         dub = read_speech(row["dub_speech_uri"])
         spec = f"oracle:{row['motion_targets_uri']}" if row.get("motion_targets_uri") else self.model_spec
-        model: MotionModel = build_motion_model(spec)
+        model: MotionModel = build_motion_model(spec, row.get("motion_checkpoint") or self.config.motion_checkpoint)
         if row.get("source_speech_uri"):
-            model.fit_speaker(read_speech(row["source_speech_uri"]), measured_mouth(faces), fps)
+            model.fit_speaker(read_speech(row["source_speech_uri"]), measured_mouth(faces), fps, landmarks=faces.landmarks)
         targets = model.predict(dub, timeline.n_frames, fps).astype(np.float32)
         plan = plan_render(timeline.source_index, faces, MouthAtlas(str(fetch_member(row["atlas_uri"]))), targets)
         plan_uri = join_uri(row["work_dir"], PLAN_FILE)

@@ -1,4 +1,5 @@
-"""Speech features at 100 Hz for the motion models: log-mel, loudness, voice activity, phones.
+"""Speech features at 100 Hz for the motion models: log-mel, loudness, voice activity, phones,
+and optionally embeddings from a speech model (`lipdub.audio.wav2vec2_features`).
 
 Every 100 Hz feature has T = 1 + len(samples) // HOP frames; frame k is centred at k / 100 s
 (librosa's ``center=True`` framing), so all of them line up with each other and with time.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "SAMPLE_RATE", "N_MELS", "N_FFT", "HOP", "FEATURE_RATE", "SILENCE_DB",
-    "log_mel", "loudness", "frames_at", "SpeechFeatures", "analyze_speech",
+    "log_mel", "loudness", "frames_at", "SpeechFeatures", "SpeechEmbedder", "analyze_speech",
 ]
 
 SAMPLE_RATE = 16000
@@ -105,12 +106,19 @@ def frames_at(feature: np.ndarray, n_frames: int, fps: float, rate: float = FEAT
     return out.reshape(n_frames, *values.shape[1:]).astype(np.float32)
 
 
+class SpeechEmbedder(Protocol):
+    """Anything that turns 16 kHz mono samples into (1 + len // HOP, D) 100 Hz embeddings."""
+
+    def embed(self, samples: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass
 class SpeechFeatures:
     """Everything the motion models need from one speech track, aligned at 100 Hz.
 
     ``mel`` (T, 80) log-mel, ``loudness_db`` (T,), ``speech_prob`` (T,) voice activity,
-    ``phones`` speech phones (silence is the gaps), ``duration_s`` the audio length.
+    ``phones`` speech phones (silence is the gaps), ``duration_s`` the audio length,
+    ``embeddings`` (T, D) speech-model embeddings when an embedder was used, else None.
     """
 
     mel: np.ndarray
@@ -118,6 +126,7 @@ class SpeechFeatures:
     speech_prob: np.ndarray
     phones: list[PhoneSegment] = field(default_factory=list)
     duration_s: float = 0.0
+    embeddings: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -126,8 +135,11 @@ class SpeechFeatures:
     def to_npz(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
         """Save as a compressed .npz (no pickles), e.g. to cache the listen stage's output."""
         target = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+        # Stored only when present: files without embeddings stay as they were.
+        optional = {} if self.embeddings is None else {"embeddings": self.embeddings.astype(np.float32)}
         np.savez_compressed(
             target,
+            **optional,
             mel=self.mel.astype(np.float32),
             loudness_db=self.loudness_db.astype(np.float32),
             speech_prob=self.speech_prob.astype(np.float32),
@@ -151,6 +163,7 @@ class SpeechFeatures:
                 speech_prob=data["speech_prob"],
                 phones=phones,
                 duration_s=float(data["duration_s"]),
+                embeddings=data["embeddings"] if "embeddings" in data.files else None,
             )
 
 
@@ -159,8 +172,9 @@ def analyze_speech(
     vad: "VoiceActivity",
     recognizer: "PhoneRecognizer",
     transcript: str | None = None,
+    embedder: SpeechEmbedder | None = None,
 ) -> SpeechFeatures:
-    """All speech features of a 16 kHz mono track.
+    """All speech features of a 16 kHz mono track; embeddings too when an embedder is given.
 
     With a transcript, phones come from forced alignment; if that fails (unknown words, audio
     that does not match) the failure is logged and allphone recognition is used instead, because
@@ -180,8 +194,11 @@ def analyze_speech(
             log.warning("transcript alignment failed, recognising phones instead: %s", exc)
     if phones is None:
         phones = recognizer.recognize(audio)
-    n = min(len(mel), len(level), len(prob))
+    embeddings = None if embedder is None else np.asarray(embedder.embed(audio), dtype=np.float32)
+    lengths = [len(mel), len(level), len(prob)] + ([] if embeddings is None else [len(embeddings)])
+    n = min(lengths)
     return SpeechFeatures(
         mel=mel[:n], loudness_db=level[:n], speech_prob=prob[:n], phones=phones,
         duration_s=len(audio) / SAMPLE_RATE,
+        embeddings=None if embeddings is None else embeddings[:n],
     )
