@@ -38,7 +38,8 @@ def dub(
     work_root: Optional[str] = typer.Option(None, help="Work store for cached analyses (default ~/.cache/lipdub/work)."),
     ray_address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster instead of starting a local one."),
     motion_checkpoint: Optional[str] = typer.Option(
-        None, "--motion-checkpoint", help="Learned motion model (a `lipdub train` checkpoint, path or URI); default: rules."
+        None, "--motion-checkpoint",
+        help="Learned motion model: a `lipdub train` checkpoint (path or URI), `builtin:NAME`, or `none` for the rules model alone. Default: the shipped model.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -58,7 +59,7 @@ def dub(
         preset=preset,
         work_root=work_root,
         ray_address=ray_address,
-        config=PipelineConfig(motion_checkpoint=motion_checkpoint),
+        config=_with_motion_checkpoint(PipelineConfig(), motion_checkpoint),
     )
     if result["status"] != "ok":
         typer.echo(f"error: {result['error']}", err=True)
@@ -66,11 +67,20 @@ def dub(
     typer.echo(f"wrote {result['output_uri']} ({result['n_output_frames']} frames)")
 
 
+def _with_motion_checkpoint(config, choice: Optional[str]):
+    """The config with ``--motion-checkpoint`` applied: None keeps it, "none" means the rules alone."""
+    import dataclasses
+
+    if choice is None:
+        return config
+    return dataclasses.replace(config, motion_checkpoint=None if choice.lower() == "none" else choice)
+
+
 @app.command()
 def train(
     sources: list[str] = typer.Argument(..., help="A catalog manifest (Parquet file or prefix, or CSV), or video files: every distinct video is a training example."),
     output: str = typer.Option(..., "--output", help="Checkpoint to write (local path or fsspec URI); resumed when it exists."),
-    epochs: int = typer.Option(60, help="Total epochs (a resumed run trains up to this many)."),
+    epochs: int = typer.Option(30, help="Total epochs (a resumed run trains up to this many)."),
     batch_size: int = typer.Option(32, help="Windows (2.56 s each) per step per worker."),
     learning_rate: float = typer.Option(1e-3, help="AdamW learning rate."),
     workers: int = typer.Option(1, help="Ray Train workers (data parallel)."),
@@ -196,7 +206,7 @@ def evaluate(
     source: Optional[str] = typer.Option(None, help="Source video the OUTPUT was made from."),
     dub_audio: Optional[str] = typer.Option(None, "--dub", help="Dub track the OUTPUT was made with."),
     oracle_motion: bool = typer.Option(False, help="holdout: drive the renderer with the real mouth shapes (renderer-only error)."),
-    epochs: int = typer.Option(60, help="loco: training epochs per fold."),
+    epochs: int = typer.Option(30, help="loco: training epochs per fold."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", help="holdout/loco: keep the halves, models and outputs here."),
     work_root: Optional[str] = typer.Option(None, help="Work store (default ~/.cache/lipdub/work)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

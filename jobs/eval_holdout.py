@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,9 @@ def _dub_variant(
         if variant == "learned":
             row["motion_checkpoint"] = (checkpoints or {})[clip.name]
         rows.append(row)
-    model = "default" if variant in ("oracle", "learned") else variant
+    # "rules", "oracle" and "learned" all run the default motion model: without a checkpoint
+    # (the base config has none) that is the calibrated rules; oracle and learned rows override it.
+    model = "default" if variant in ("rules", "oracle", "learned") else variant
     results = {row["item_id"]: row for row in run_items(rows, config.with_overrides(motion_model=model))}
     figures: dict[str, dict[str, Any]] = {}
     for clip in clips:
@@ -126,14 +128,16 @@ def run_holdout(
 ) -> dict[str, Any]:
     """Run the protocol over clips; returns per-clip figures and means per variant.
 
-    ``checkpoints`` (clip name -> learned model) adds the "learned" variant; "default" is the
+    ``checkpoints`` (clip name -> learned model) adds the "learned" variant; "rules" is the
     rules model with speaker calibration (no checkpoint), measured in the same run.
     """
-    base = PipelineConfig().with_overrides(work_root=work_root, encode=EncodeConfig(crf=12))
+    # No checkpoint in the base config, whatever the default: "rules" must be the rules model, and
+    # a checkpoint trained on these very clips would not be a hold-out figure.
+    base = replace(PipelineConfig(), motion_checkpoint=None).with_overrides(work_root=work_root, encode=EncodeConfig(crf=12))
     ensure_ray()
     folder = Path(out_dir or tempfile.mkdtemp(prefix="lipdub-holdout-"))
     folder.mkdir(parents=True, exist_ok=True)
-    variants = ["default", "loudness"] + (["learned"] if checkpoints else []) + (["oracle"] if oracle_motion else [])
+    variants = ["rules", "loudness"] + (["learned"] if checkpoints else []) + (["oracle"] if oracle_motion else [])
     halves = [halve_clip(clip_path, folder) for clip_path in clips]
     per_clip: dict[str, dict[str, Any]] = {h.name: {"untouched": correlations(h.first_real, h.second_real)} for h in halves}
     for variant in variants:

@@ -96,41 +96,43 @@ def _storage_path(config: PipelineConfig) -> str:
     return os.path.join(root, "ray_train")
 
 
-def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str | None = None) -> TrainReport:
-    """Train (or resume) and write the checkpoint and its card; raises CatalogError/InputError early."""
-    from ray.train import DataConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
+@dataclass
+class _TrainingData:
+    datasets: dict[str, Any]  # Ray Datasets: "train" (+ "validation")
+    videos: list[str]  # trained on, by name
+    validation: list[str]
+    skipped: list[dict[str, str]]
+    n_windows: int
+    embedding_dim: int
+    template_reference: np.ndarray  # mean reference lip shape of the training windows
 
-    from pipelines.motion_train_loop import train_loop_per_worker
-    from pipelines.ray_adapter import ensure_ray
+
+def _previous_state(request: TrainRequest) -> dict[str, Any] | None:
+    """The checkpoint to resume from, if any; errors name --restart as the way out."""
+    if request.restart or not checkpoint_exists(request.output_uri):
+        return None
+    try:
+        previous = load_checkpoint(request.output_uri)
+    except InputError as error:
+        raise InputError(f"{error}; it cannot be resumed: use --restart to replace it") from error
+    if previous["features"]["kind"] != request.feature_kind:
+        raise ValueError(f"{request.output_uri} was trained on {previous['features']['kind']} features; use --restart to replace it")
+    return previous
+
+
+def _training_data(request: TrainRequest, config: PipelineConfig, source_rows: list[dict[str, Any]]) -> _TrainingData:
+    """Analyse the videos (cached) and cut training and validation windows as Ray Datasets."""
     from pipelines.training_pipeline import analyse_videos, video_rows, windows_dataset
 
-    if request.feature_kind == "wav2vec2" and not config.listen.wav2vec2_checkpoint:
-        raise ValueError("wav2vec2 features need listen.wav2vec2_checkpoint (lipdub train --wav2vec2 PATH)")
-    previous = None
-    if not request.restart and checkpoint_exists(request.output_uri):
-        try:
-            previous = load_checkpoint(request.output_uri)
-        except InputError as error:
-            raise InputError(f"{error}; it cannot be resumed: use --restart to replace it") from error
-        if previous["features"]["kind"] != request.feature_kind:
-            raise ValueError(f"{request.output_uri} was trained on {previous['features']['kind']} features; use --restart to replace it")
-        if int(previous.get("epoch", 0)) >= request.settings.epochs:
-            log.info("%s already has %d epochs: nothing to do (--epochs more, or --restart)", request.output_uri, previous["epoch"])
-            meta, history = previous.get("meta", {}), previous.get("history", [])
-            return TrainReport(request.output_uri, int(previous["epoch"]), list(meta.get("videos", [])),
-                               list(meta.get("validation_videos", [])), [], history[-1] if history else {})
-    rows, rejected = video_rows(_source_rows(request.catalog_uri))
+    rows, rejected = video_rows(source_rows)
     rows = [row for row in rows if video_name(row["video_uri"]) not in request.exclude]
-    ensure_ray(ray_address)
     analysed = analyse_videos(rows, config)
     ok = [row for row in analysed if row.get("status") != "failed"]
     skipped = [{"video": r["video_uri"], "error": r.get("error") or "failed"} for r in analysed if r.get("status") == "failed"]
     skipped += [{"video": r.get("video_uri") or r["item_id"], "error": r.get("error") or "bad catalog row"} for r in rejected]
     for entry in skipped:
         log.warning("not training on %s: %s", entry["video"], entry["error"])
-    names = sorted(video_name(row["video_uri"]) for row in ok)
-    validation = _validation_names(names, request.validation_videos)
+    validation = _validation_names(sorted(video_name(row["video_uri"]) for row in ok), request.validation_videos)
     train_rows = [row for row in ok if video_name(row["video_uri"]) not in validation]
     if not train_rows:
         raise ValueError("no usable training video in the catalog: " + "; ".join(f"{s['video']}: {s['error']}" for s in skipped[:5]))
@@ -142,65 +144,93 @@ def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str
     if validation:
         val_rows = [row for row in ok if video_name(row["video_uri"]) in validation]
         datasets["validation"] = windows_dataset(val_rows, request.feature_kind, stride=10**6)
-    sample = train_ds.take(1)[0]
-    embedding_dim = int(sample["features"].shape[1]) - n_input_features("logmel")
-    net_config = NetConfig(n_features=n_input_features(request.feature_kind, embedding_dim), **request.net)
+    references = np.stack([row["reference"] for row in train_ds.select_columns(["reference"]).take_all()])
+    n_features = int(train_ds.take(1)[0]["features"].shape[1])
+    return _TrainingData(datasets, sorted(video_name(r["video_uri"]) for r in train_rows), validation, skipped, n_windows,
+                         n_features - n_input_features("logmel"), references.mean(axis=0))
+
+
+def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str | None = None) -> TrainReport:
+    """Train (or resume) and write the checkpoint and its card; raises CatalogError/InputError early."""
+    from ray.train import DataConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from pipelines.motion_train_loop import train_loop_per_worker
+    from pipelines.ray_adapter import ensure_ray
+
+    if request.feature_kind == "wav2vec2" and not config.listen.wav2vec2_checkpoint:
+        raise ValueError("wav2vec2 features need listen.wav2vec2_checkpoint (lipdub train --wav2vec2 PATH)")
+    previous = _previous_state(request)
+    if previous is not None and int(previous.get("epoch", 0)) >= request.settings.epochs:
+        log.info("%s already has %d epochs: nothing to do (--epochs more, or --restart)", request.output_uri, previous["epoch"])
+        meta, history = previous.get("meta", {}), previous.get("history", [])
+        return TrainReport(request.output_uri, int(previous["epoch"]), list(meta.get("videos", [])),
+                           list(meta.get("validation_videos", [])), [], history[-1] if history else {})
+    source_rows = _source_rows(request.catalog_uri)  # an unusable catalog fails here, before Ray starts
+    ensure_ray(ray_address)
+    data = _training_data(request, config, source_rows)
+    net_config = NetConfig(n_features=n_input_features(request.feature_kind, data.embedding_dim), **request.net)
     if previous is not None and previous["net_config"] != net_config.to_dict():
         raise ValueError(f"{request.output_uri} has another network shape; use --restart to replace it")
-    references = np.stack([row["reference"] for row in train_ds.select_columns(["reference"]).take_all()])
+    features = {"kind": request.feature_kind, "embedding_dim": data.embedding_dim,
+                "wav2vec2_checkpoint": config.listen.wav2vec2_checkpoint}
     loop_config = {
         "settings": request.settings.to_dict(),
         "net_config": net_config.to_dict(),
         "output_uri": request.output_uri,
         "resume": not request.restart,
-        "has_validation": bool(validation),
+        "has_validation": bool(data.validation),
         "checkpoint_every": request.checkpoint_every,
-        "features": {"kind": request.feature_kind, "embedding_dim": embedding_dim,
-                     "wav2vec2_checkpoint": config.listen.wav2vec2_checkpoint},
+        "features": features,
         # Tensors, not numpy arrays: checkpoints load with weights_only=True.
-        "template_reference": torch.as_tensor(references.mean(axis=0), dtype=torch.float32),
-        "meta": {"videos": names, "validation_videos": validation, "command": request.command},
+        "template_reference": torch.as_tensor(data.template_reference, dtype=torch.float32),
+        "meta": {"videos": data.videos, "validation_videos": data.validation, "command": request.command},
     }
     started = time.perf_counter()
-    trainer = TorchTrainer(
+    TorchTrainer(
         train_loop_per_worker,
         train_loop_config=loop_config,
         scaling_config=ScalingConfig(num_workers=request.workers, use_gpu=request.use_gpu),
-        datasets=datasets,
+        datasets=data.datasets,
         dataset_config=DataConfig(datasets_to_split=["train"]),
         run_config=RunConfig(name=f"lipdub-train-{hashlib.sha1(request.output_uri.encode()).hexdigest()[:10]}",
                              storage_path=_storage_path(config)),
-    )
-    trainer.fit()
+    ).fit()
     state = load_checkpoint(request.output_uri)
     history = state.get("history", [])
     final = history[-1] if history else {}
+    _write_card(request, data, state, features, time.perf_counter() - started)
+    log.info("trained %s: %d epochs, final %s", request.output_uri, state["epoch"], {k: round(v, 4) for k, v in final.items()})
+    return TrainReport(request.output_uri, int(state["epoch"]), data.videos, data.validation, data.skipped, final)
+
+
+def _write_card(request: TrainRequest, data: _TrainingData, state: dict[str, Any], features: dict[str, Any], seconds: float) -> None:
+    """``<checkpoint>.json``: what a person needs to trust (or reproduce) the checkpoint."""
+    history = state.get("history", [])
     card = {
         "checkpoint": request.output_uri,
         "command": request.command,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "catalog": request.catalog_uri,
-        "videos": [n for n in names if n not in validation],
-        "validation_videos": validation,
+        "videos": data.videos,
+        "validation_videos": data.validation,
         "excluded_videos": sorted(request.exclude),
-        "skipped": skipped,
-        "training_windows": n_windows,
+        "skipped": data.skipped,
+        "training_windows": data.n_windows,
         "epochs": int(state["epoch"]),
-        "features": loop_config["features"],
+        "features": features,
         "settings": request.settings.to_dict(),
-        "net_config": net_config.to_dict(),
+        "net_config": state["net_config"],
         "generator_parameters": int(sum(v.numel() for v in state["generator"].values())),
         "size_bytes": _size_of(request.output_uri),
         "workers": request.workers,
         "device": "gpu" if request.use_gpu else "cpu",
-        "train_seconds_this_run": round(time.perf_counter() - started, 1),
-        "final": final,
+        "train_seconds_this_run": round(seconds, 1),
+        "final": history[-1] if history else {},
         "history": history,
     }
     with atomic_output(card_uri(request.output_uri), ".json") as staging, open(staging, "w") as handle:
         json.dump(card, handle, indent=2, default=float)
-    log.info("trained %s: %d epochs, final %s", request.output_uri, state["epoch"], {k: round(v, 4) for k, v in final.items()})
-    return TrainReport(request.output_uri, int(state["epoch"]), card["videos"], validation, skipped, final)
 
 
 def _size_of(uri: str) -> int:

@@ -110,6 +110,8 @@ class PipelineConfig:
             "encode": asdict(self.encode),
             "motion_model": self.motion_model,
             "motion_checkpoint": self.motion_checkpoint,
+            # A checkpoint retrained in place is another model: its file stamp is part of the salt.
+            "motion_checkpoint_stamp": _checkpoint_stamp(self.motion_checkpoint),
             "version": __version__,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -120,6 +122,21 @@ class PipelineConfig:
 
         payload = json.dumps({"analyze": asdict(self.analyze), "version": __version__}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _checkpoint_stamp(uri: str | None) -> str | None:
+    if not uri:
+        return None
+    from lipdub.errors import InputError
+    from lipdub.fingerprint import input_stamp, uri_sha256
+    from models.motion_checkpoint import BUILTIN_PREFIX, resolve_checkpoint_uri
+
+    try:
+        path = resolve_checkpoint_uri(uri)
+        # A shipped file's mtime differs per clone; its bytes do not.
+        return uri_sha256(path) if uri.startswith(BUILTIN_PREFIX) else input_stamp(path)
+    except (InputError, FileNotFoundError):
+        return "missing"  # the move stage then fails each item, naming the checkpoint
 
 
 _SECTIONS = {"encode": EncodeConfig, "analyze": AnalyzeConfig, "listen": ListenConfig, "render": RenderConfig}

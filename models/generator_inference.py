@@ -45,11 +45,13 @@ def predict_motion(
     weight = np.minimum(np.arange(1, length + 1), np.arange(length, 0, -1)).astype(np.float64)
     total = np.zeros((n_steps, n_lips, 2))
     weights = np.zeros(n_steps)
-    ref = torch.as_tensor(reference, dtype=torch.float32)
+    device = next(generator.parameters()).device  # CPU at dub time, the GPU while validating there
+    ref = torch.as_tensor(reference, dtype=torch.float32, device=device)
     for first in range(0, len(starts), batch_size):
         chunk = starts[first : first + batch_size]
         windows = np.stack([features[s : s + length] for s in chunk])
-        motion = generator(torch.as_tensor(windows, dtype=torch.float32), ref.expand(len(chunk), -1, -1)).numpy()
+        inputs = torch.as_tensor(windows, dtype=torch.float32, device=device)
+        motion = generator(inputs, ref.expand(len(chunk), -1, -1)).cpu().numpy()
         for start, values in zip(chunk, motion):
             w = weight[: len(values)]
             total[start : start + len(values)] += values * w[:, None, None]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,9 +22,28 @@ from lipdub.storage import atomic_output, open_uri, uri_exists
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT", "save_checkpoint", "load_checkpoint", "checkpoint_exists", "inference_part", "cached_checkpoint"]
+__all__ = [
+    "FORMAT", "BUILTIN_PREFIX", "resolve_checkpoint_uri", "save_checkpoint", "load_checkpoint", "checkpoint_exists",
+    "inference_part", "cached_checkpoint",
+]
 
 FORMAT = "lipdub-motion/1"
+# "builtin:<name>" names a checkpoint shipped in models/checkpoints/: a config that says so means
+# the same model on every machine, wherever the project is installed.
+BUILTIN_PREFIX = "builtin:"
+BUILTIN_DIR = Path(__file__).resolve().parent / "checkpoints"
+
+
+def resolve_checkpoint_uri(uri: str) -> str:
+    """A checkpoint URI with ``builtin:<name>`` turned into the shipped file's path."""
+    if not uri.startswith(BUILTIN_PREFIX):
+        return uri
+    name = uri.removeprefix(BUILTIN_PREFIX)
+    path = BUILTIN_DIR / f"{name}.pt"
+    if "/" in name or not path.is_file():
+        shipped = sorted(p.stem for p in BUILTIN_DIR.glob("*.pt"))
+        raise InputError(f"no built-in motion checkpoint {name!r}; shipped: {', '.join(shipped) or 'none'}")
+    return str(path)
 _INFERENCE_KEYS = ("format", "net_config", "features", "generator", "template_reference", "meta")
 
 
@@ -41,6 +61,7 @@ def checkpoint_exists(uri: str) -> bool:
 
 def load_checkpoint(uri: str) -> dict[str, Any]:
     """The checkpoint's dict; InputError (one line) when it is missing or not ours."""
+    uri = resolve_checkpoint_uri(uri)
     try:
         with open_uri(uri, "rb") as handle:
             state = torch.load(io.BytesIO(handle.read()), map_location="cpu", weights_only=True)
@@ -55,6 +76,7 @@ def load_checkpoint(uri: str) -> dict[str, Any]:
 
 def cached_checkpoint(uri: str) -> dict[str, Any]:
     """Load once per process and file version: an actor serves many items with one checkpoint."""
+    uri = resolve_checkpoint_uri(uri)
     try:
         stamp = input_stamp(uri)
     except FileNotFoundError as error:

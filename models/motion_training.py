@@ -28,7 +28,7 @@ __all__ = ["TrainSettings", "MotionTrainer", "opening_correlation", "masked_pear
 
 @dataclass(frozen=True)
 class TrainSettings:
-    epochs: int = 60
+    epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2

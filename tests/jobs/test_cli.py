@@ -13,7 +13,7 @@ from jobs.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["dub"], ["demo"], ["eval"], ["bench"]])
+@pytest.mark.parametrize("command", [[], ["dub"], ["demo"], ["eval"], ["bench"], ["train"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, command + ["--help"])
     assert result.exit_code == 0, result.output
@@ -89,3 +89,21 @@ def test_video_without_a_face(tmp_path, ray_local, demo_inputs):
     make_no_face_video(str(no_face))
     result, output = _dub(tmp_path, no_face, demo_inputs[1])
     _assert_one_line_failure(result, output, "no face")
+
+
+def test_train_with_an_unusable_catalog_exits_2_before_starting_ray(tmp_path):
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("item_id,video\nx,a.mp4\n")
+    result = runner.invoke(app, ["train", str(catalog), "--output", str(tmp_path / "m.pt")])
+    assert result.exit_code == 2
+    assert "lacks required column" in result.output
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_train_refuses_to_resume_a_file_that_is_not_a_checkpoint(tmp_path):
+    output = tmp_path / "m.pt"
+    output.write_text("something else\n")
+    result = runner.invoke(app, ["train", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "--output", str(output)])
+    assert result.exit_code == 2
+    assert "--restart" in result.output
+    assert output.read_text() == "something else\n"

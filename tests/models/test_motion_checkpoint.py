@@ -58,3 +58,16 @@ def test_missing_foreign_and_code_carrying_files_are_refused(tmp_path):
     hostile.write_bytes(buffer.getvalue())
     with pytest.raises(InputError, match="not a lipdub motion checkpoint"):
         load_checkpoint(str(hostile))
+
+
+def test_builtin_names_resolve_to_shipped_files_only():
+    from models.motion_checkpoint import BUILTIN_DIR, resolve_checkpoint_uri
+
+    assert resolve_checkpoint_uri("s3://bucket/m.pt") == "s3://bucket/m.pt"
+    with pytest.raises(InputError, match="no built-in motion checkpoint"):
+        resolve_checkpoint_uri("builtin:does-not-exist")
+    with pytest.raises(InputError, match="no built-in motion checkpoint"):
+        resolve_checkpoint_uri("builtin:../../etc/passwd")
+    for shipped in BUILTIN_DIR.glob("*.pt"):
+        state = load_checkpoint(f"builtin:{shipped.stem}")
+        assert state["features"]["kind"] == "logmel"

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from models.lipsync_net import NetConfig
@@ -55,3 +56,15 @@ def test_masked_pearson_ignores_masked_steps():
     mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
     assert abs(float(masked_pearson(x, y, mask)[0]) - 1.0) < 1e-4
     assert np.isfinite(float(masked_pearson(x, y, torch.zeros_like(mask))[0]))
+
+
+@pytest.mark.gpu
+def test_training_and_validation_run_on_a_gpu():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    config = NetConfig(n_features=n_input_features("logmel"), **TINY_NET)
+    trainer = MotionTrainer(config, TrainSettings(epochs=2, adversarial_start_epoch=0), device="cuda")
+    windows = synthetic_windows(16, seed=8)
+    metrics = trainer.train_epoch(as_batches(windows))
+    assert np.isfinite(metrics["loss"]) and metrics["adv_d"] > 0
+    assert np.isfinite(opening_correlation(trainer.generator, windows[:4]))
