@@ -28,7 +28,7 @@ import torch
 from lipdub.catalog import read_catalog
 from lipdub.config import PipelineConfig
 from lipdub.errors import InputError
-from lipdub.storage import atomic_output
+from lipdub.storage import atomic_output, is_local
 from models.lipsync_net import NetConfig
 from models.motion_checkpoint import checkpoint_exists, load_checkpoint
 from models.motion_inputs import n_input_features
@@ -177,7 +177,8 @@ def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str
     loop_config = {
         "settings": request.settings.to_dict(),
         "net_config": net_config.to_dict(),
-        "output_uri": request.output_uri,
+        # Absolute: Ray Train runs the worker loop in a folder of its own.
+        "output_uri": os.path.abspath(request.output_uri) if is_local(request.output_uri) else request.output_uri,
         "resume": not request.restart,
         "has_validation": bool(data.validation),
         "checkpoint_every": request.checkpoint_every,

@@ -6,6 +6,7 @@ need. Resources for every stage live in one table (``StageResources``) that the 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -88,13 +89,16 @@ class PipelineConfig:
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
     listen: ListenConfig = field(default_factory=ListenConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
-    # "default" (rules + speaker calibration), "rules", "loudness" (naive baseline) or
+    # "default" (the learned model of motion_checkpoint, else rules + speaker calibration), "rules",
+    # "loudness" (naive baseline) or
     # "oracle:<npy of [opening, width] per output frame>" (evaluation only).
     motion_model: str = "default"
     # Reuse a source's analysis across its dubs (the default). Off: every item analyses afresh
     # (for benchmarks of the cache, or to rule the cache out when debugging).
     analysis_cache: bool = True
-    motion_checkpoint: str | None = None
+    # The learned motion model (a `lipdub train` checkpoint: path, fsspec URI or "builtin:<name>"
+    # for one shipped in models/checkpoints/), blended with the calibrated rules; None: rules alone.
+    motion_checkpoint: str | None = "builtin:lipdub-motion-v1"
 
     def with_overrides(self, **changes: object) -> "PipelineConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -124,7 +128,9 @@ class PipelineConfig:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=8)
 def _checkpoint_stamp(uri: str | None) -> str | None:
+    """Once per process and checkpoint: a run's plan fingerprints every item with it."""
     if not uri:
         return None
     from lipdub.errors import InputError

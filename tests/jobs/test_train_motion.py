@@ -46,8 +46,9 @@ def _request(videos, output, epochs, **kwargs) -> TrainRequest:
     return TrainRequest(catalog_uri=videos, output_uri=output, settings=settings, **options)
 
 
-def test_train_writes_a_checkpoint_and_card_and_resumes(ray_local, training_videos, config, tmp_path):
-    output = str(tmp_path / "models" / "motion.pt")
+def test_train_writes_a_checkpoint_and_card_and_resumes(ray_local, training_videos, config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    output = "models/motion.pt"  # relative to where the command runs, not to Ray Train's worker folder
     report = run_training(_request(training_videos, output, epochs=1), config)
     assert report.epochs_done == 1
     assert report.videos == ["talker_a", "talker_b"]
