@@ -83,7 +83,7 @@ def train(
     epochs: int = typer.Option(30, help="Total epochs (a resumed run trains up to this many)."),
     batch_size: int = typer.Option(32, help="Windows (2.56 s each) per step per worker."),
     learning_rate: float = typer.Option(1e-3, help="AdamW learning rate."),
-    workers: int = typer.Option(1, help="Ray Train workers (data parallel)."),
+    workers: int = typer.Option(1, help="Ray Train workers (data parallel); 0 trains in this process (no worker start-up, for small runs)."),
     gpu: bool = typer.Option(False, "--gpu", help="One GPU per worker."),
     wav2vec2: Optional[str] = typer.Option(None, "--wav2vec2", help="wav2vec2 checkpoint folder (path or URI): train on its embeddings too."),
     validation_videos: int = typer.Option(1, help="Videos held out for the validation score (0: none)."),

@@ -51,7 +51,7 @@ class TrainRequest:
     settings: TrainSettings = field(default_factory=TrainSettings)
     net: dict[str, Any] = field(default_factory=dict)  # NetConfig overrides (d_model, n_layers, ...)
     feature_kind: str = "logmel"
-    workers: int = 1
+    workers: int = 1  # Ray Train workers; 0: Ray Train's local mode (the loop runs in this process)
     use_gpu: bool = False
     validation_videos: int = 1
     window_stride: int = 16
@@ -117,6 +117,10 @@ def _previous_state(request: TrainRequest) -> dict[str, Any] | None:
         raise InputError(f"{error}; it cannot be resumed: use --restart to replace it") from error
     if previous["features"]["kind"] != request.feature_kind:
         raise ValueError(f"{request.output_uri} was trained on {previous['features']['kind']} features; use --restart to replace it")
+    # The shape asked for, checked before any analysis (the input width is checked once known).
+    asked = NetConfig(n_features=previous["net_config"]["n_features"], **request.net).to_dict()
+    if asked != previous["net_config"]:
+        raise ValueError(f"{request.output_uri} has another network shape; use --restart to replace it")
     return previous
 
 
@@ -158,6 +162,8 @@ def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str
     from pipelines.motion_train_loop import train_loop_per_worker
     from pipelines.ray_adapter import ensure_ray
 
+    if request.use_gpu and request.workers < 1:
+        raise ValueError("--gpu needs at least one Ray Train worker (--workers 1 or more)")
     if request.feature_kind == "wav2vec2" and not config.listen.wav2vec2_checkpoint:
         raise ValueError("wav2vec2 features need listen.wav2vec2_checkpoint (lipdub train --wav2vec2 PATH)")
     previous = _previous_state(request)

@@ -6,6 +6,8 @@ Fan-out: 1 -> 1. Holds silero-vad and pocketsphinx (and, when ``listen.wav2vec2_
 set, a wav2vec2 model whose embeddings go into both feature files): runs on an actor pool,
 models loaded once.
 A dub with no speech at all fails the item (it would produce a silent, motionless mouth).
+A row whose dub is the video's own track (training pairs, ``lipdub train``) gets the whole
+track's features from the same cache as the source's, so retraining does not recompute them.
 Both outputs are single npz files in the work store (read them with `lipdub.storage.local_path`);
 the source's is cached under the work root's analysis/ and shared by every dub of that source
 (keyed on the wav2vec2 checkpoint too, so a cache without embeddings is not reused for one with).
@@ -47,26 +49,38 @@ class ListenOperator(Operator):
         return analyze_speech(samples, self.vad, self.recognizer, transcript=transcript, embedder=self.embedder)
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
-        with local_path(row["audio_uri"]) as audio_path:
-            samples = load_audio(audio_path, sample_rate=SAMPLE_RATE)
-        if len(samples) == 0 or float(abs(samples).max()) < 1e-4:
-            raise InputError(f"the dub {row['audio_uri']} is silent")
-        dub = self._speech(samples, row.get("transcript"))
-        if float(dub.speech_prob.max(initial=0.0)) < MIN_SPEECH_PROBABILITY:
-            raise InputError(f"no speech found in the dub {row['audio_uri']}")
-        dub_uri = join_uri(row["work_dir"], DUB_SPEECH_FILE)
-        with publish_file(dub_uri) as staging:
-            dub.to_npz(staging)
-        row["dub_speech_uri"] = dub_uri
-        row["source_speech_uri"] = self._source_speech(row)
+        if row["audio_uri"] == row["video_uri"] and not row.get("transcript"):
+            # The video's own track as the "dub" (training pairs): cached like the source's.
+            row["dub_speech_uri"] = self._cached_speech(row, limit_s=None)
+            if row["dub_speech_uri"] is None:
+                raise InputError(f"{row['video_uri']} has no audio track")
+        else:
+            with local_path(row["audio_uri"]) as audio_path:
+                samples = load_audio(audio_path, sample_rate=SAMPLE_RATE)
+            dub = self._checked_speech(samples, row["audio_uri"], row.get("transcript"))
+            dub_uri = join_uri(row["work_dir"], DUB_SPEECH_FILE)
+            with publish_file(dub_uri) as staging:
+                dub.to_npz(staging)
+            row["dub_speech_uri"] = dub_uri
+        row["source_speech_uri"] = self._cached_speech(row, limit_s=self.config.listen.calibration_seconds)
         return row
 
-    def _source_speech(self, row: dict[str, Any]) -> str | None:
-        """The source's own speech features, computed once per source video."""
-        limit_s = self.config.listen.calibration_seconds
+    def _checked_speech(self, samples, audio_uri: str, transcript: str | None = None) -> SpeechFeatures:
+        """Speech features of a dub; InputError when there is nothing to lip-sync."""
+        if len(samples) == 0 or float(abs(samples).max()) < 1e-4:
+            raise InputError(f"the dub {audio_uri} is silent")
+        speech = self._speech(samples, transcript)
+        if float(speech.speech_prob.max(initial=0.0)) < MIN_SPEECH_PROBABILITY:
+            raise InputError(f"no speech found in the dub {audio_uri}")
+        return speech
+
+    def _cached_speech(self, row: dict[str, Any], limit_s: float | None) -> str | None:
+        """The source video's own speech features (its first ``limit_s`` seconds, or all of it when
+        it is the dub), computed once per source; None when the video has no audio track."""
         checkpoint = self.config.listen.wav2vec2_checkpoint
-        # Without a checkpoint the key is what it always was: existing caches stay valid.
-        key_parts = (row["source_fingerprint"], "speech", limit_s) + ((checkpoint,) if checkpoint else ())
+        # Without a checkpoint the source key is what it always was: existing caches stay valid.
+        extent = (limit_s,) if limit_s is not None else ("whole track",)
+        key_parts = (row["source_fingerprint"], "speech", *extent) + ((checkpoint,) if checkpoint else ())
         directory = analysis_uri(self.config.work_root, combine(*key_parts))
         uri = join_uri(directory, SOURCE_SPEECH_FILE)
         if uri_exists(uri):
@@ -76,6 +90,10 @@ class ListenOperator(Operator):
                 samples = load_audio(video_path, sample_rate=SAMPLE_RATE)
             except InputError:
                 return None  # no audio track: the motion model falls back to generic rules
+        if limit_s is None:
+            speech = self._checked_speech(samples, row["video_uri"])
+        else:
+            speech = self._speech(samples[: int(limit_s * SAMPLE_RATE)])
         with publish_file(uri) as staging:  # appears whole or not at all: reruns trust what exists
-            self._speech(samples[: int(limit_s * SAMPLE_RATE)]).to_npz(staging)
+            speech.to_npz(staging)
         return uri
