@@ -28,7 +28,7 @@ from lipdub.audio.features import SpeechFeatures
 from models.generator_inference import predict_motion
 from models.lip_shapes import canonical_lips, lip_metrics, reference_lips
 from models.lipsync_net import LipSyncGenerator, NetConfig
-from models.motion import SpeakerRange, valid_measured
+from models.motion import SpeakerRange, standardize, valid_measured
 from models.motion_checkpoint import cached_checkpoint
 from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames
 from models.motion_training import masked_pearson
@@ -53,12 +53,12 @@ class LearnedMotionModel:
         adapt_learning_rate: float = 3e-4,
         min_pause_s: float = 0.3,
     ) -> None:
-        state = checkpoint
-        self.feature_kind = str(state["features"]["kind"])
-        self.generator = LipSyncGenerator(NetConfig.from_dict(state["net_config"]))
-        self.generator.load_state_dict(state["generator"])
+        self.feature_kind = str(checkpoint["features"]["kind"])
+        self.generator = LipSyncGenerator(NetConfig.from_dict(checkpoint["net_config"]))
+        self.generator.load_state_dict(checkpoint["generator"])
         self.generator.eval()
-        self.reference = np.asarray(state["template_reference"], dtype=np.float32)
+        # The training speakers' mean lip shape: the identity input until fit_speaker gives one.
+        self.reference = np.asarray(checkpoint["template_reference"], dtype=np.float32)
         self.adapt_steps, self.adapt_seconds, self.adapt_learning_rate = adapt_steps, adapt_seconds, adapt_learning_rate
         self.min_pause_s = min_pause_s
         self.learned_share = learned_share
@@ -133,16 +133,11 @@ class LearnedMotionModel:
     def predict(self, dub: SpeechFeatures, n_frames: int, fps: float) -> np.ndarray:
         if n_frames <= 0:
             return np.zeros((0, 2), np.float32)
-        blend = self.learned_share * _standardize(self._metrics_per_frame(dub, n_frames, fps))
-        blend += (1.0 - self.learned_share) * _standardize(self.rules.predict(dub, n_frames, fps).astype(np.float64))
-        out = (self._target[:, 0] + self._target[:, 1] * _standardize(blend)).astype(np.float32)
+        blend = self.learned_share * standardize(self._metrics_per_frame(dub, n_frames, fps))
+        blend += (1.0 - self.learned_share) * standardize(self.rules.predict(dub, n_frames, fps))
+        out = (self._target[:, 0] + self._target[:, 1] * standardize(blend)).astype(np.float32)
         out = self.speaker.clip(out)
         rest = rest_frames(dub, n_frames, fps, self.min_pause_s)
         out[rest, 0] = self.speaker.rest_opening
         out[rest, 1] = self.speaker.rest_width
         return out
-
-
-def _standardize(values: np.ndarray) -> np.ndarray:
-    """Per column z-score over the track (a constant column stays 0)."""
-    return (values - values.mean(axis=0)) / (values.std(axis=0) + 1e-9)

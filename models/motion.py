@@ -17,7 +17,7 @@ from lipdub.errors import InputError
 if TYPE_CHECKING:
     from lipdub.audio.features import SpeechFeatures
 
-__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "default_motion_model"]
+__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "standardize", "default_motion_model"]
 
 
 @runtime_checkable
@@ -93,6 +93,13 @@ class SpeakerRange:
         out[:, 0] = np.clip(out[:, 0], max(self.low_opening - margin_o, 0.0), self.high_opening + margin_o)
         out[:, 1] = np.clip(out[:, 1], self.low_width - margin_w, self.high_width + margin_w)
         return out
+
+
+def standardize(values: np.ndarray) -> np.ndarray:
+    """Per-track z-score per column (float64): removes recording gain, microphone colour, speaker
+    level, or a model's own scale; a constant column becomes 0."""
+    values = np.asarray(values, dtype=np.float64)
+    return (values - values.mean(axis=0)) / (values.std(axis=0) + 1e-6)
 
 
 def valid_measured(measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from lipdub.audio.features import N_MELS, SpeechFeatures, frames_at
 from lipdub.errors import InputError
+from models.motion import standardize
 
 __all__ = ["MODEL_RATE", "FEATURE_KINDS", "n_input_features", "model_steps", "model_inputs", "to_video_frames"]
 
@@ -35,25 +36,20 @@ def model_steps(duration_s: float) -> int:
     return max(int(np.floor(duration_s * MODEL_RATE)), 0)
 
 
-def _standardize(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64)
-    return (values - values.mean(axis=0)) / (values.std(axis=0) + 1e-6)
-
-
 def model_inputs(speech: SpeechFeatures, n_steps: int, kind: str = "logmel") -> np.ndarray:
     """``(n_steps, n_input_features)`` float32 inputs for the generator."""
     from models.viseme_rules import VisemeRulesModel  # noqa: PLC0415  (avoid importing rules at module load)
 
     columns = [
-        _standardize(speech.mel),
-        _standardize(speech.loudness_db)[:, None],
+        standardize(speech.mel),
+        standardize(speech.loudness_db)[:, None],
         np.asarray(speech.speech_prob, dtype=np.float64)[:, None],
         VisemeRulesModel().relative_track(speech),
     ]
     if kind == "wav2vec2":
         if speech.embeddings is None:
             raise InputError("this motion checkpoint needs wav2vec2 embeddings: set listen.wav2vec2_checkpoint in the config")
-        columns.append(_standardize(speech.embeddings))
+        columns.append(standardize(speech.embeddings))
     elif kind not in FEATURE_KINDS:
         raise ValueError(f"unknown feature kind {kind!r}: use one of {FEATURE_KINDS}")
     n = min(len(column) for column in columns)

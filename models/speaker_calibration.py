@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lipdub.audio.features import FEATURE_RATE, SpeechFeatures, frames_at
-from models.motion import SpeakerRange, valid_measured
+from models.motion import SpeakerRange, standardize, valid_measured
 from models.viseme_rules import VisemeRulesModel, speech_gate
 
 log = logging.getLogger(__name__)
@@ -46,11 +46,6 @@ def _mel_band_masks() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     open_band = (centres >= _OPEN_HZ[0]) & (centres < _OPEN_HZ[1])
     top = centres >= _OPEN_HZ[1]
     return low, mid, open_band, top
-
-
-def _standardize(values: np.ndarray) -> np.ndarray:
-    """Per-track z-score per column: removes recording gain, microphone colour, speaker level."""
-    return (values - values.mean(axis=0)) / (values.std(axis=0) + 1e-6)
 
 
 def _shift_rows(values: np.ndarray, frames: int) -> np.ndarray:
@@ -98,7 +93,7 @@ class CalibrationFeatures:
     def base_track(self, speech: SpeechFeatures) -> np.ndarray:
         """(T, len(names)) at 100 Hz."""
         low, mid, open_band, top = self._bands
-        mel = _standardize(np.asarray(speech.mel, dtype=np.float64))
+        mel = standardize(speech.mel)
         cols = {
             "low": mel[:, low].mean(axis=1),
             "mid": mel[:, mid].mean(axis=1),
@@ -109,7 +104,7 @@ class CalibrationFeatures:
         rules = self._rules.relative_track(speech)
         cols["rules_open"], cols["rules_width"] = rules[:, 0], rules[:, 1]
         cols["gate"] = speech_gate(speech)
-        cols["loudness"] = _standardize(np.asarray(speech.loudness_db, dtype=np.float64))
+        cols["loudness"] = standardize(speech.loudness_db)
         return np.stack([cols[name] for name in self.names], axis=1)
 
     def design(self, speech: SpeechFeatures, n_frames: int, fps: float) -> np.ndarray:
@@ -117,7 +112,7 @@ class CalibrationFeatures:
         base = self.base_track(speech)
         shifted = [_shift_rows(base, int(round(c * FEATURE_RATE))) for c in self.context_s]
         on_frames = frames_at(np.concatenate(shifted, axis=1), n_frames, fps)
-        return _standardize(on_frames.astype(np.float64))
+        return standardize(on_frames)
 
     def column(self, name: str, context_s: float = 0.0) -> int:
         return self.context_s.index(context_s) * len(self.names) + self.names.index(name)
