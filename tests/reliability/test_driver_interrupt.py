@@ -11,11 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from lipdub.catalog import write_catalog
+from lipdub.media.audio_io import load_audio, write_wav
 from lipdub.media.probe import probe_video
 from lipdub.results import read_results
 
 ROOT = Path(__file__).resolve().parents[2]
+DUB_RATE = 16_000
 
 
 def _job(catalog: Path, folder: Path) -> subprocess.Popen:
@@ -27,8 +31,12 @@ def _job(catalog: Path, folder: Path) -> subprocess.Popen:
 def test_interrupted_run_records_what_finished_and_the_rerun_does_the_rest(tmp_path, demo_inputs):
     source, dub = demo_inputs
     items = [f"clip-{n}" for n in range(3)]
-    for item in items:
-        shutil.copy(dub, tmp_path / f"{item}.wav")
+    # The first item is short, the others twice as long: when the first result arrives the
+    # others are surely still rendering, so the interrupt always lands mid-run.
+    samples = load_audio(str(dub), sample_rate=DUB_RATE)
+    shutil.copy(dub, tmp_path / f"{items[0]}.wav")
+    for item in items[1:]:
+        write_wav(str(tmp_path / f"{item}.wav"), np.tile(samples, 2), DUB_RATE)
     catalog = tmp_path / "catalog.parquet"
     write_catalog(
         [{"item_id": item, "video_uri": str(source), "audio_uri": str(tmp_path / f"{item}.wav"), "language": "de"} for item in items], str(catalog)
