@@ -202,7 +202,7 @@ def demo(
 
 @app.command("eval")
 def evaluate(
-    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...]"),
+    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], loco CLIP [CLIP ...], gate [SHARED_MEDIA_DIR]"),
     source: Optional[str] = typer.Option(None, help="Source video the OUTPUT was made from."),
     dub_audio: Optional[str] = typer.Option(None, "--dub", help="Dub track the OUTPUT was made with."),
     oracle_motion: bool = typer.Option(False, help="holdout: drive the renderer with the real mouth shapes (renderer-only error)."),
@@ -214,8 +214,8 @@ def evaluate(
 ) -> None:
     """Measure quality. `lipdub eval holdout CLIP...`: the hold-out lip-sync protocol.
     `lipdub eval loco CLIP...`: leave-one-clip-out training of the learned model, then the protocol.
-    `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: sync offset/correlation, PSNR outside the
-    lower face, mouth jitter."""
+    `lipdub eval gate [DIR]`: the QA gate's precision/recall on ../shared/media (dubbed vs untouched).
+    `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: the QA figures of one output (as `lipdub qa`)."""
     setup_logging(verbose)
     if targets[0] == "loco":
         from jobs.eval_loco import run_loco
@@ -227,6 +227,14 @@ def evaluate(
             raise typer.Exit(code=2)
         report = run_loco(clips, out_dir=out_dir or tempfile.mkdtemp(prefix="lipdub-loco-"),
                           settings=TrainSettings(epochs=epochs), work_root=work_root, oracle_motion=oracle_motion)
+    elif targets[0] == "gate":
+        from jobs.eval_gate import run_gate_eval
+
+        media = Path(targets[1]) if len(targets) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "media"
+        if not (media / "catalog.csv").exists():
+            typer.echo(f"error: no catalog.csv under {media}: lipdub eval gate [SHARED_MEDIA_DIR]", err=True)
+            raise typer.Exit(code=2)
+        report = run_gate_eval(media, Path(out_dir or tempfile.mkdtemp(prefix="lipdub-gate-")), work_root=work_root)
     elif targets[0] == "holdout":
         from jobs.eval_holdout import run_holdout
 
@@ -239,13 +247,62 @@ def evaluate(
         if len(targets) != 1 or not source or not dub_audio:
             typer.echo("error: use lipdub eval OUTPUT --source VIDEO --dub AUDIO", err=True)
             raise typer.Exit(code=2)
-        from lipdub.evaluation.output_metrics import evaluate_output
+        from lipdub.qa.standalone import qa_output
 
-        report = evaluate_output(targets[0], source=source, dub=dub_audio)
+        report, _ = qa_output(targets[0], source=source, dub=dub_audio)
     if as_json:
         typer.echo(json.dumps(report, default=float))
     else:
         typer.echo(json.dumps(report, indent=2, default=float))
+
+
+@app.command()
+def qa(
+    output: str = typer.Argument(..., help="Dubbed video to check (path or fsspec URI)."),
+    source: str = typer.Option(..., help="Source video the OUTPUT was made from."),
+    dub_audio: str = typer.Option(..., "--dub", help="Dub track the OUTPUT was made with."),
+    sync_mode: Optional[str] = typer.Option(None, help="Timeline the OUTPUT was made with (default: as `lipdub dub`: bounce if the dub is longer, else cut_off)."),
+    config: Optional[str] = typer.Option(None, help="YAML/JSON config file whose `qa` section sets the thresholds."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object: figures, needs_review, reasons."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """The QA gate on one output: sync with the dub, coverage, seam, flicker, PSNR outside the
+    lower face, length/frame rate, and the source's own sync. Exit 0 passes, 3 needs review,
+    2 unusable input."""
+    setup_logging(verbose)
+    from lipdub.config import load_config
+    from lipdub.errors import InputError
+    from lipdub.qa.figures_json import figures_to_json
+    from lipdub.qa.standalone import qa_output
+
+    try:
+        report, _ = qa_output(output, source=source, dub=dub_audio, sync_mode=sync_mode, config=load_config(config).qa)
+    except (InputError, FileNotFoundError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2)
+    if as_json:
+        typer.echo(figures_to_json(report))
+    else:
+        typer.echo(figures_to_json({k: v for k, v in report.items() if k != "reasons"}, indent=2))
+        verdict = "needs review:" if report["needs_review"] else "passes"
+        typer.echo("\n".join([verdict] + [f"- {reason}" for reason in report["reasons"]]))
+    raise typer.Exit(code=3 if report["needs_review"] else 0)
+
+
+@app.command()
+def report(
+    results: str = typer.Argument(..., help="Results manifest of a run (results.parquet, or its run folder; local or fsspec URI)."),
+    out: str = typer.Option("report.html", "--out", help="Where to write the page."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """One static HTML page for a run: a sortable, filterable table of items, and per item
+    before/after thumbnails, a mouth contact sheet and mouth opening against the dub's loudness.
+    Works offline, no server needed."""
+    setup_logging(verbose)
+    from jobs.report import run_report
+
+    summary = run_report(results, out)
+    typer.echo(json.dumps(summary, indent=2, default=str))
 
 
 @app.command()

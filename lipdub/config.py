@@ -82,6 +82,39 @@ class RenderConfig:
 
 
 @dataclass(frozen=True)
+class QAConfig:
+    """The review gate's thresholds (lipdub/qa/gate.py): an item crossing any needs a person.
+
+    Not part of the output fingerprint: thresholds change the verdict, not the video.
+    """
+
+    # Correlation of the output's mouth opening with the dub's loudness at the syllable rate
+    # (lipdub.evaluation.metrics.syllable_sync), at the best offset. Real sources with their own
+    # speech measure 0.17-0.41 on ../shared/media, so this is a floor, not a quality target.
+    min_sync_corr: float = 0.2
+    # |audio-visual offset| above which the mouth counts as out of sync with the dub, in
+    # milliseconds (a frame is 40 ms at 25 fps: one frame passes, two do not).
+    max_av_offset_ms: float = 60.0
+    min_speaker_found_share: float = 0.5
+    min_edited_share: float = 0.5
+    # Share of frames in which the output's mouth could be measured at all.
+    min_mouth_measured_share: float = 0.5
+    # Everything outside the lower face must stay the source's (H.264 at crf 18 gives ~40-45 dB).
+    min_outside_psnr_db: float = 35.0
+    # Extra edge energy on the blend rim against the source's own (0.1 = 10% more edges; a
+    # hard-edged paste 40 levels brighter measures about 0.14, our renders -0.06 to -0.02).
+    max_seam_score: float = 0.1
+    # Mouth-crop change frame to frame, and landmark jitter, against the source's own.
+    max_flicker_ratio: float = 2.0
+    max_jitter_ratio: float = 2.5
+    # The source's own speech: judged only where its mouth follows its audio at least this well.
+    source_sync_min_corr: float = 0.3
+    max_source_av_offset_ms: float = 90.0
+    # Audio and video track lengths of the output may differ by at most this.
+    max_track_gap_s: float = 0.1
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
     work_root: str = field(default_factory=lambda: os.environ.get("LIPDUB_WORK_ROOT", str(Path.home() / ".cache" / "lipdub" / "work")))
     resources: dict[str, StageResources] = field(default_factory=default_stage_resources)
@@ -89,6 +122,7 @@ class PipelineConfig:
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
     listen: ListenConfig = field(default_factory=ListenConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
+    qa: QAConfig = field(default_factory=QAConfig)
     # "default" (the learned model of motion_checkpoint, else rules + speaker calibration), "rules",
     # "loudness" (naive baseline) or
     # "oracle:<npy of [opening, width] per output frame>" (evaluation only).
@@ -145,7 +179,8 @@ def _checkpoint_stamp(uri: str | None) -> str | None:
         return "missing"  # the move stage then fails each item, naming the checkpoint
 
 
-_SECTIONS = {"encode": EncodeConfig, "analyze": AnalyzeConfig, "listen": ListenConfig, "render": RenderConfig}
+_SECTIONS = {"encode": EncodeConfig, "analyze": AnalyzeConfig, "listen": ListenConfig, "render": RenderConfig,
+             "qa": QAConfig}
 
 
 def config_from_mapping(data: dict[str, Any], base: PipelineConfig | None = None) -> PipelineConfig:

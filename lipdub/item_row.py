@@ -63,10 +63,19 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
     ("speaker_found_share", pa.float64()),
     ("n_faces", pa.int32()),
 ] + [(f"seconds_{stage}", pa.float64()) for stage in STAGES] + [
+    # QA (see lipdub/qa): the gate's main figures as columns (sortable, queryable), all of them
+    # as JSON in qa_figures, and the details (series, thumbnails) for `lipdub report` at qa_uri.
     ("qa_av_offset_frames", pa.float64()),
     ("qa_sync_corr", pa.float64()),
     ("qa_outside_psnr_db", pa.float64()),
-    ("qa_mouth_jitter", pa.float64()),
+    ("qa_seam_score", pa.float64()),
+    ("qa_flicker_ratio", pa.float64()),
+    ("qa_jitter_ratio", pa.float64()),
+    ("qa_edited_share", pa.float64()),
+    ("qa_source_av_offset_frames", pa.float64()),
+    ("qa_source_sync_corr", pa.float64()),
+    ("qa_figures", pa.string()),
+    ("qa_uri", pa.string()),
     ("needs_review", pa.bool_()),
     ("review_reasons", pa.string()),
     # Where each stage ran: JSON {stage: [Ray node id prefixes]} (debugging and placement checks).

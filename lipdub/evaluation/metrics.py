@@ -1,7 +1,6 @@
 """Quality figures shared by `lipdub eval`, the hold-out protocol and the QA stage."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from lipdub.face.geometry import JAW_POINTS
@@ -48,34 +47,32 @@ def mouth_jitter(opening: np.ndarray) -> float:
     return float(steps.mean()) if len(steps) else float("nan")
 
 
-def lower_face_mask(shape: tuple[int, int], landmarks: np.ndarray | None, dilate_px: int = 12) -> np.ndarray:
-    """Boolean mask of the lower face (convex hull of jaw and under-nose points), dilated."""
-    mask = np.zeros(shape, dtype=np.uint8)
-    if landmarks is None or not np.isfinite(landmarks).all() or not landmarks.any():
-        return mask.astype(bool)
-    hull = cv2.convexHull(landmarks[list(LOWER_FACE_POINTS)].astype(np.float32)).astype(np.int32)
-    cv2.fillConvexPoly(mask, hull, 1)
-    if dilate_px > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))
-        mask = cv2.dilate(mask, kernel)
-    return mask.astype(bool)
+def _minus_moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    """``values`` minus their centred moving average over ``window`` samples (NaN kept as NaN)."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return values
+    filled = np.where(finite, values, values[finite].mean())
+    left = window // 2
+    padded = np.pad(filled, (left, window - 1 - left), mode="edge")
+    average = np.convolve(padded, np.ones(window) / window, mode="valid")
+    return np.where(finite, filled - average, np.nan)
 
 
-class OutsidePSNR:
-    """Accumulates squared error outside the lower face over a video, then reports one PSNR."""
+# Sync is judged at the syllable rate: phrase-level loudness trends (a speaker getting louder)
+# have no counterpart in the mouth, and digital silence (-100 dB) would otherwise dominate.
+SYLLABLE_WINDOW_S = 0.5
+LOUDNESS_RANGE_DB = 45.0
 
-    def __init__(self) -> None:
-        self.squared_error = 0.0
-        self.count = 0
 
-    def add(self, output: np.ndarray, source: np.ndarray, mask: np.ndarray) -> None:
-        keep = ~mask
-        diff = output.astype(np.int32)[keep] - source.astype(np.int32)[keep]
-        self.squared_error += float((diff * diff).sum())
-        self.count += diff.size
-
-    def psnr_db(self) -> float:
-        if self.count == 0:
-            return float("nan")
-        mse = self.squared_error / self.count
-        return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+def syllable_sync(opening: np.ndarray, loudness_db: np.ndarray, fps: float, max_lag: int) -> tuple[int, float, float]:
+    """``av_offset`` on syllable-rate signals: the opening and the loudness (floored 45 dB under
+    its loud frames) each minus their half-second moving average. Returns (offset frames,
+    correlation there, correlation at zero); positive offsets: the mouth lags the sound."""
+    loudness_db = np.asarray(loudness_db, dtype=np.float64)
+    if len(loudness_db) == 0:
+        return 0, float("nan"), float("nan")
+    floored = np.maximum(loudness_db, np.percentile(loudness_db, 95) - LOUDNESS_RANGE_DB)
+    window = max(3, int(round(SYLLABLE_WINDOW_S * fps)))
+    return av_offset(_minus_moving_average(opening, window), _minus_moving_average(floored, window), max_lag=max_lag)

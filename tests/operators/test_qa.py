@@ -1,16 +1,33 @@
 import json
 
-from operators.qa import QAOperator, structural_review_reasons
-from fractions import Fraction
+import numpy as np
+
+from lipdub.qa.details import QADetails
+from operators.qa import FIGURE_COLUMNS, QAOperator
 
 
-def test_qa_passes_a_good_output(stage_config, assembled_row):
+def test_qa_measures_the_written_output_and_keeps_its_details(stage_config, assembled_row):
     (row,) = QAOperator(stage_config).run_row(assembled_row)
-    assert row["needs_review"] is False, row["review_reasons"]
-    assert json.loads(row["review_reasons"]) == []
+    assert row["status"] == "ok", row["error"]
+    figures = json.loads(row["qa_figures"])
+    for column, key in FIGURE_COLUMNS.items():
+        assert row[column] == figures[key] or (figures[key] is None and np.isnan(row[column])), column
+    # The plan's timeline and edits were used, not guesses from the pixels.
+    assert figures["edited_from"] == "plan" and figures["planned_frames"] == row["n_output_frames"]
+    assert figures["frames"] == row["n_output_frames"] and figures["fps_matches"]
+    assert figures["outside_psnr_db"] > 38 and figures["mouth_measured_share"] > 0.9
+    # The demo dub was rendered from its own loudness-driven motion: the mouth follows it.
+    assert figures["sync_corr"] > 0.2 and abs(figures["av_offset_frames"]) <= 1
+    reasons = json.loads(row["review_reasons"])
+    assert row["needs_review"] is bool(reasons)
+    assert not any("sync" in reason or "dub" in reason for reason in reasons), reasons
+    details = QADetails.from_npz(row["qa_uri"])
+    assert details.n_frames == row["n_output_frames"] and details.edited.mean() == figures["edited_share"]
+    assert len(details.thumbs_after) == 3 and details.mouth_sheet is not None
 
 
-def test_qa_flags_structural_problems():
-    row = {"n_output_frames": 100, "fps_num": 25, "fps_den": 1, "edited_frames": 10}
-    reasons = structural_review_reasons(row, 90, Fraction(30), has_audio=False)
-    assert len(reasons) == 4
+def test_qa_fails_the_item_not_the_run_when_the_output_is_missing(stage_config, assembled_row, tmp_path):
+    broken = dict(assembled_row, output_uri=str(tmp_path / "gone.mp4"))
+    (row,) = QAOperator(stage_config).run_row(broken)
+    assert row["status"] == "failed" and row["failed_stage"] == "qa"
+    assert "gone.mp4" in row["error"]

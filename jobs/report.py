@@ -1,0 +1,18 @@
+"""`lipdub report RESULTS_URI --out report.html`: the run's results as one offline HTML page."""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from lipdub.report import write_report
+
+log = logging.getLogger(__name__)
+
+
+def run_report(results_uri: str, out: str) -> dict[str, Any]:
+    """Write the report of the run at ``results_uri`` (its results.parquet or run folder) to
+    ``out``; returns what was written (``out_uri``, item counts, ``size_bytes``) as a plain dict."""
+    summary = write_report(str(results_uri), str(out))
+    log.info("%d items: %s", summary.items, ", ".join(f"{count} {status}" for status, count in sorted(summary.by_status.items())))
+    return asdict(summary)
