@@ -5,7 +5,8 @@ Two sets, measured in one run with the same gate:
 - dubbed (should pass): every clip of catalog.csv dubbed with its foreign track by the full
   pipeline (QA stage included; ``--force``, so each item is measured now);
 - untouched (should be flagged): each clip's own picture with the same foreign dub laid over it
-  (stream copy, cut to the video), checked with `lipdub qa`. It is out of sync by construction.
+  (stream copy; the dub cut or padded to the video), checked with `lipdub qa`. It is out of sync
+  by construction.
 
 Flagged = needs_review. Precision and recall treat "untouched" as the positive class; they are
 given for the whole gate and for its sync checks alone, because an untouched output also trips
@@ -31,7 +32,7 @@ from lipdub.results import read_results
 log = logging.getLogger(__name__)
 
 # Figures kept per item in the report (the rest stay in the results manifest).
-KEY_FIGURES = ("sync_corr", "av_offset_frames", "edited_share", "outside_psnr_db", "seam_score", "flicker_ratio",
+KEY_FIGURES = ("sync_corr", "av_offset_frames", "sync_corr_at_offset", "edited_share", "outside_psnr_db", "seam_score", "flicker_ratio",
                "jitter_ratio", "source_sync_corr", "source_av_offset_frames")
 
 
@@ -82,7 +83,8 @@ def untouched_entries(shared_media: Path, out_dir: Path, config: PipelineConfig)
     for row in shared_catalog_rows(shared_media):
         output = folder / f"{row['item_id']}.mp4"
         mux_segments([row["video_uri"]], load_audio(row["audio_uri"], sample_rate=SAMPLE_RATE), SAMPLE_RATE, str(output))
-        report, _ = qa_output(str(output), source=row["video_uri"], dub=row["audio_uri"], sync_mode="cut_off", config=config.qa)
+        # Stream copy of the whole picture: the "silence" timeline (video length, dub padded or cut).
+        report, _ = qa_output(str(output), source=row["video_uri"], dub=row["audio_uri"], sync_mode="silence", config=config.qa)
         entries.append(_entry(row["item_id"], report, config))
         log.info("untouched %s: %s", row["item_id"], entries[-1]["reasons"])
     return entries

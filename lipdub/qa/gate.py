@@ -28,6 +28,10 @@ def _structure(figures: dict[str, Any], config: QAConfig) -> list[str]:
     return reasons
 
 
+def _clear_offset(corr_at_zero: float, corr_at_offset: float, config: QAConfig) -> bool:
+    return _finite(corr_at_offset) and corr_at_offset - (corr_at_zero if _finite(corr_at_zero) else 0.0) >= config.min_offset_gain
+
+
 def _sync(figures: dict[str, Any], config: QAConfig) -> list[str]:
     corr, lag = figures["sync_corr"], figures["av_offset_frames"]
     if not _finite(corr):
@@ -35,7 +39,7 @@ def _sync(figures: dict[str, Any], config: QAConfig) -> list[str]:
     reasons = []
     if corr < config.min_sync_corr:
         reasons.append(f"mouth does not follow the dub: sync r {corr:.2f} (minimum {config.min_sync_corr:.2f})")
-    if abs(figures["av_offset_ms"]) > config.max_av_offset_ms:
+    if abs(figures["av_offset_ms"]) > config.max_av_offset_ms and _clear_offset(corr, figures["sync_corr_at_offset"], config):
         side = "lags" if lag > 0 else "leads"
         reasons.append(f"mouth {side} the dub by {abs(lag):.0f} frames, {abs(figures['av_offset_ms']):.0f} ms "
                        f"(at most {config.max_av_offset_ms:.0f} ms)")
@@ -68,9 +72,10 @@ def _picture(figures: dict[str, Any], config: QAConfig) -> list[str]:
 
 
 def _source(figures: dict[str, Any], config: QAConfig) -> list[str]:
-    corr, lag = figures["source_sync_corr"], figures["source_av_offset_frames"]
+    corr, lag = figures["source_sync_corr_at_offset"], figures["source_av_offset_frames"]
     offset_ms = figures["source_av_offset_ms"]
-    if _finite(corr) and corr >= config.source_sync_min_corr and abs(offset_ms) > config.max_source_av_offset_ms:
+    if (_finite(corr) and corr >= config.source_sync_min_corr and abs(offset_ms) > config.max_source_av_offset_ms
+            and _clear_offset(figures["source_sync_corr"], corr, config)):
         side = "lags" if lag > 0 else "leads"
         return [f"the source itself is out of sync: its mouth {side} its own speech by {abs(lag):.0f} frames, "
                 f"{abs(offset_ms):.0f} ms (r {corr:.2f}); the dub was timed to the picture as it is"]

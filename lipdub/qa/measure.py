@@ -211,10 +211,12 @@ def measure(subject: QASubject, *, mesher: FaceMesher | None = None) -> tuple[di
         "video_seconds": n_out / fps if fps > 0 else float("nan"),
         "has_audio": bool(info.has_audio),
         "audio_seconds": float(audio_seconds),
+        # sync_corr: at zero offset, what a viewer sees; the offset and its correlation say
+        # whether shifting the picture would match better.
+        "sync_corr": corr0,
         "av_offset_frames": lag,
         "av_offset_ms": 1000.0 * lag / fps if fps > 0 else float("nan"),
-        "sync_corr": corr,
-        "sync_corr_at_zero": corr0,
+        "sync_corr_at_offset": corr,
         "speaker_found_share": float(valid.mean()) if n else 0.0,
         "mouth_measured_share": float(np.isfinite(opening).mean()) if n else 0.0,
         "edited_share": float(edited.mean()) if n else 0.0,
@@ -224,10 +226,10 @@ def measure(subject: QASubject, *, mesher: FaceMesher | None = None) -> tuple[di
         "seam_score": seam.score(),
         "flicker_ratio": flicker.ratio(),
         "jitter_ratio": _ratio(mouth_jitter(np.where(comparable, opening, np.nan)), mouth_jitter(source_measured)),
+        "source_sync_corr": source_corr0,
         "source_av_offset_frames": source_lag,
         "source_av_offset_ms": 1000.0 * source_lag / faces.fps if faces.fps > 0 else float("nan"),
-        "source_sync_corr": source_corr,
-        "source_sync_corr_at_zero": source_corr0,
+        "source_sync_corr_at_offset": source_corr,
         "qa_seconds": time.perf_counter() - started,
     }
     sheet = None

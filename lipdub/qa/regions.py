@@ -44,8 +44,18 @@ def _hull_mask(points: np.ndarray, offset: np.ndarray, shape: tuple[int, int]) -
     return mask
 
 
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+def _within(mask: np.ndarray, distance: float) -> np.ndarray:
+    """``mask`` grown by ``distance`` pixels (Euclidean), as bool.
+
+    Why a distance transform and not a dilation: an elliptic kernel of radius 0.3 inter-ocular
+    distances costs ~15 ms per frame at 512x512; the transform costs well under a millisecond.
+    """
+    return cv2.distanceTransform((mask == 0).view(np.uint8), cv2.DIST_L2, 3) <= distance
+
+
+def _inside(mask: np.ndarray, distance: float) -> np.ndarray:
+    """``mask`` shrunk by ``distance`` pixels (Euclidean), as bool."""
+    return cv2.distanceTransform(mask, cv2.DIST_L2, 3) > distance
 
 
 def face_regions(landmarks: np.ndarray, frame_shape: tuple[int, int]) -> FaceRegions | None:
@@ -63,12 +73,12 @@ def face_regions(landmarks: np.ndarray, frame_shape: tuple[int, int]) -> FaceReg
     shape = (y1 - y0, x1 - x0)
     offset = np.array([x0, y0], np.float32)
     hull = _hull_mask(lower, offset, shape)
-    lower_face = cv2.dilate(hull, _disk(LOWER_FACE_DILATE_PX))
+    lower_face = _within(hull, LOWER_FACE_DILATE_PX)
     iod = float(geometry.inter_ocular_distance(landmarks))
-    inner = cv2.erode(hull, _disk(max(1, round(SEAM_BAND_DEPTH * iod))))
-    lips = cv2.dilate(_hull_mask(landmarks[list(geometry.LIP_POINTS)], offset, shape), _disk(max(1, round(LIP_MARGIN * iod))))
-    band = (lower_face > 0) & (inner == 0) & (lips == 0)
-    return FaceRegions(box=(int(x0), int(y0), int(x1), int(y1)), lower_face=lower_face > 0, seam_band=band)
+    inner = _inside(hull, SEAM_BAND_DEPTH * iod)
+    lips = _within(_hull_mask(landmarks[list(geometry.LIP_POINTS)], offset, shape), LIP_MARGIN * iod)
+    band = lower_face & ~inner & ~lips
+    return FaceRegions(box=(int(x0), int(y0), int(x1), int(y1)), lower_face=lower_face, seam_band=band)
 
 
 def mouth_box(landmarks: np.ndarray, frame_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
