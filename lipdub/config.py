@@ -116,6 +116,10 @@ class QAConfig:
     max_source_av_offset_ms: float = 125.0
     # Audio and video track lengths of the output may differ by at most this.
     max_track_gap_s: float = 0.1
+    # True: the render stage measures the frames it composites against their source frames (in
+    # parallel, no extra decode) and qa merges that with checks of the written file. False: qa
+    # decodes the written output and the source again (as `lipdub qa` does).
+    measure_in_render: bool = True
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Input columns: video_uri, analysis_uri, atlas_uri, plan_uri, segment_start, segment_stop,
 segment_uri, width, height, rotation, fps_num, fps_den.
-Output columns: segment_uri written (video-only H.264, same size, rate and rotation as the source).
+Output columns: segment_uri written (video-only H.264, same size, rate and rotation as the source),
+and beside it the segment's QA measurement (``qa_part_uri``: the frames as composited against the
+source frames they came from, so QA needs no second decode; see lipdub/qa/frame_qa.py).
 Fan-out: 1 -> 1 per segment; segments of one item render in parallel and join seamlessly because
 the plan (selection, placement smoothing, fades) was made for the whole timeline.
 """
@@ -15,7 +17,8 @@ from typing import Any
 from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.media.video_writer import VideoWriter
 from lipdub.render.atlas import MouthAtlas
-from lipdub.render.renderer import RenderPlan, render_frames
+from lipdub.qa.frame_qa import FrameQA, picture_frames, qa_part_uri
+from lipdub.render.renderer import RenderPlan, render_pairs
 from lipdub.render.source_frames import frames_for_timeline
 from lipdub.storage import local_path
 from lipdub.work_store import fetch_member, publish_file
@@ -38,13 +41,29 @@ class RenderOperator(Operator):
         width, height = (row["height"], row["width"]) if rotation in (90, 270) else (row["width"], row["height"])
         # The segment appears at segment_uri only once fully encoded (publish_file), so assemble
         # never muxes a partial one.
+        meter = self._qa_meter(faces, plan, start, stop)
         with local_path(row["video_uri"]) as video_path, publish_file(row["segment_uri"]) as staging:
             source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames)
-            frames = render_frames(source, plan.source_index, faces, atlas, plan.targets, plan=plan, frame_range=(start, stop))
             encode = self.config.encode
             with VideoWriter(staging, width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation) as writer:
-                for frame in frames:
+                for t, (source_frame, frame) in enumerate(render_pairs(source, plan, atlas, frame_range=(start, stop)), start):
                     writer.write(frame)
+                    if meter is not None:
+                        meter.add(t, frame, source_frame)
             if writer.frames_written != stop - start:
                 raise RuntimeError(f"segment {row['segment_index']} rendered {writer.frames_written} of {stop - start} frames")
+        if meter is not None:
+            with publish_file(qa_part_uri(row["segment_uri"])) as staging:
+                meter.finish().to_npz(staging)
+            meter.mesher.close()
         return row
+
+    def _qa_meter(self, faces: FaceAnalysis, plan: RenderPlan, start: int, stop: int) -> FrameQA | None:
+        """The QA measurement of this segment's frames (the qa stage merges the segments'), or None
+        when the config leaves QA to decoding the written file."""
+        if not self.config.qa.measure_in_render:
+            return None
+        from lipdub.face.mesh import FaceMesher  # MediaPipe only where QA measures here
+
+        thumbs, sheet = picture_frames(plan.source_index, faces.valid, (plan.weight > 0) & (plan.primary >= 0))
+        return FrameQA(faces, plan.source_index, start, stop, thumb_frames=thumbs, sheet_frames=sheet, mesher=FaceMesher())

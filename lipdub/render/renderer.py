@@ -303,10 +303,25 @@ def render_frames(
     start, stop = frame_range if frame_range is not None else (0, len(plan))
     if not 0 <= start <= stop <= len(plan):
         raise ValueError(f"frame range {start}..{stop} outside a timeline of {len(plan)} frames")
-    compositor = MouthCompositor(atlas, plan, settings)
+    for _, output in render_pairs(source_frames_iter, plan, atlas, settings=settings, frame_range=(start, stop)):
+        yield output
+
+
+def render_pairs(
+    source_frames_iter: Iterable[np.ndarray],
+    plan: RenderPlan,
+    atlas: MouthAtlas,
+    *,
+    settings: RenderSettings | None = None,
+    frame_range: tuple[int, int] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (source frame, rendered output frame) for each output frame of ``frame_range``; the
+    source frame is left as it was (the QA stage compares the two)."""
+    start, stop = frame_range if frame_range is not None else (0, len(plan))
+    compositor = MouthCompositor(atlas, plan, settings or RenderSettings())
     produced = 0
     for t, frame in zip(range(start, stop), source_frames_iter):
-        yield compositor.render(t, frame)
+        yield frame, compositor.render(t, frame)
         produced += 1
     if produced < stop - start:
         log.warning("render: source ran out after %d of %d frames", produced, stop - start)

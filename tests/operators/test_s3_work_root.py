@@ -2,6 +2,7 @@
 spread over three simulated nodes that share no disk: each has its own node-local cache."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,14 @@ import pytest
 from lipdub.config import PipelineConfig, RenderConfig
 from lipdub.item_row import empty_row
 from lipdub.media.probe import probe_video
+from lipdub.qa.details import QADetails
 from lipdub.storage import filesystem_for, local_path
 from operators.analyze import AnalyzeOperator
 from operators.assemble import AssembleOperator, merge_segment_rows
 from operators.listen import ListenOperator
 from operators.move import MoveOperator
 from operators.probe import ProbeOperator
+from operators.qa import QAOperator
 from operators.render import RenderOperator
 from operators.segment import SegmentOperator
 
@@ -36,7 +39,7 @@ def run(operator_cls, config: PipelineConfig, row: dict[str, Any]) -> list[dict[
 
 @pytest.fixture(scope="module")
 def chain(s3_server_for_module, demo_inputs, tmp_path_factory):
-    """Rows after each stage: probe/analyze/listen/move on node a, render on b, assemble on c."""
+    """Rows after each stage: probe/analyze/listen/move on node a, render on b, assemble on c, qa on a."""
     source, dub = demo_inputs
     caches = tmp_path_factory.mktemp("node-caches")
     config = PipelineConfig(work_root=WORK_ROOT, render=RenderConfig(segment_seconds=1.5))
@@ -52,6 +55,8 @@ def chain(s3_server_for_module, demo_inputs, tmp_path_factory):
         stages["render"] = [out for segment in segments for out in run(RenderOperator, config, segment)]
         on_node(patch, caches, "node-c")
         (stages["assemble"],) = run(AssembleOperator, config, merge_segment_rows(stages["render"]))
+        on_node(patch, caches, "node-a")
+        (stages["qa"],) = run(QAOperator, config, stages["assemble"])
     stages["caches"] = caches
     return stages
 
@@ -62,6 +67,16 @@ def test_the_chain_writes_a_valid_output_through_an_s3_work_store(chain):
         info = probe_video(output)
     assert info.n_frames == row["n_output_frames"]
     assert info.has_audio
+
+
+def test_qa_merges_the_segments_measurements_from_the_s3_work_store(chain):
+    row = chain["qa"]
+    assert row["status"] == "ok", row["error"]
+    figures = json.loads(row["qa_figures"])
+    assert figures["measured_from"] == "render" and figures["compared_frames"] == row["n_output_frames"]
+    assert row["qa_uri"].startswith(WORK_ROOT + "/")
+    with local_path(row["qa_uri"]) as details:
+        assert QADetails.from_npz(details).n_frames == row["n_output_frames"]
 
 
 def test_every_artifact_is_in_the_s3_work_store(chain):
@@ -82,8 +97,8 @@ def test_every_artifact_is_in_the_s3_work_store(chain):
     assert f"{analysis_dir}/{version}/faces.npz" in keys
     assert any(key.startswith(f"{analysis_dir}/{version}/atlas/") for key in keys)
     # Per-item files only: no staging names were left behind.
-    assert sorted(key.rsplit("/", 1)[1] for key in keys if key.startswith(work_dir + "/segments/")) == [
-        f"{i:05d}.mp4" for i in range(len(chain["render"]))]
+    assert sorted(key.rsplit("/", 1)[1] for key in keys if key.startswith(work_dir + "/segments/")) == sorted(
+        name for i in range(len(chain["render"])) for name in (f"{i:05d}.mp4", f"{i:05d}.qa.npz"))
 
 
 def test_nodes_fetch_the_analysis_into_their_own_cache(chain):
