@@ -54,12 +54,18 @@ def source_loudness_per_frame(video_path: str, n_frames: int, fps: float) -> np.
 class AnalyzeOperator(Operator):
     name = "analyze"
 
-    def process(self, row: dict[str, Any]) -> dict[str, Any]:
-        speaker_point = parse_speaker_point(row.get("speaker_point"))
+    def _directory(self, row: dict[str, Any]) -> str:
         key = combine(row["source_fingerprint"], row.get("speaker_point"), self.config.analysis_fingerprint_salt())
         if not self.config.analysis_cache:
             key = combine(key, row["item_id"], uuid.uuid4().hex)  # a fresh analysis for every item
-        directory = analysis_uri(self.config.work_root, key)
+        return analysis_uri(self.config.work_root, key)
+
+    def expects_long_work(self, row: dict[str, Any]) -> bool:
+        return not self.config.analysis_cache or not is_complete(self._directory(row))
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        speaker_point = parse_speaker_point(row.get("speaker_point"))
+        directory = self._directory(row)
         cached = is_complete(directory)
         if not cached:
             with local_path(row["video_uri"]) as video_path, publish_directory(directory) as staging:

@@ -49,6 +49,11 @@ class Operator:
     def setup(self) -> None:
         """Load models or other heavy state; called once per worker before the first item."""
 
+    def expects_long_work(self, row: dict[str, Any]) -> bool:
+        """Whether ``process(row)`` will take long enough to run later stages' work alongside it
+        (pipelines/overlap.py). Cheap to ask; default no."""
+        return False
+
     def process(self, row: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
         """Transform one item. Fan-out stages return a list of rows."""
         raise NotImplementedError

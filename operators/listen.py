@@ -38,6 +38,9 @@ MIN_SPEECH_PROBABILITY = 0.5
 
 class ListenOperator(Operator):
     name = "listen"
+    # What this stage adds to a row; a row that has them was listened to already (by the analyze
+    # stage running this one alongside, pipelines/overlap.py) and passes through.
+    output_columns = ("dub_speech_uri", "source_speech_uri")
 
     def setup(self) -> None:
         self.vad = VoiceActivity()
@@ -49,6 +52,8 @@ class ListenOperator(Operator):
         return analyze_speech(samples, self.vad, self.recognizer, transcript=transcript, embedder=self.embedder)
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row.get("dub_speech_uri"):
+            return row
         if row["audio_uri"] == row["video_uri"] and not row.get("transcript"):
             # The video's own track as the "dub" (training pairs): cached like the source's.
             row["dub_speech_uri"] = self._cached_speech(row, limit_s=None)

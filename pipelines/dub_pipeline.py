@@ -23,6 +23,7 @@ from operators.probe import ProbeOperator
 from operators.qa import QAOperator
 from operators.render import RenderOperator
 from operators.segment import SegmentOperator
+from pipelines.overlap import overlapped
 from pipelines.ray_adapter import apply_operator, map_batches_arguments
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ def build_dub_dataset(items: Dataset, config: PipelineConfig) -> Dataset:
     # One row per block: a map task works through its block's rows one after another, so items
     # (and, after the fan-out, render segments) only run in parallel when they are separate blocks.
     ds = items.repartition(target_num_rows_per_block=1)
-    for operator_cls in (ProbeOperator, AnalyzeOperator, ListenOperator, MoveOperator, SegmentOperator):
+    # Listening does not need the faces: it runs alongside a long analysis (pipelines/overlap.py).
+    for operator_cls in (ProbeOperator, overlapped(AnalyzeOperator, ListenOperator), ListenOperator, MoveOperator, SegmentOperator):
         ds = apply_operator(ds, operator_cls, config)
     ds = apply_operator(ds.repartition(target_num_rows_per_block=1), RenderOperator, config)
     # Segments of one item come back together as they stream in (N -> 1), item by item.
