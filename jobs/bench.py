@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from jobs.tree_memory import PeakTreeMemory
 from lipdub.config import PipelineConfig
 from lipdub.item_row import STAGES
 from lipdub.media.audio_io import load_audio, write_wav
@@ -104,7 +105,8 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
     baseline_s = plain_reencode(source, dub, folder / "plain.mp4")
     work_root = folder / "work"
     started = time.perf_counter()
-    result = dub_one(video=str(source), audio=str(dub), output=str(folder / "dubbed.mp4"), work_root=str(work_root), config=PipelineConfig())
+    with PeakTreeMemory() as memory:
+        result = dub_one(video=str(source), audio=str(dub), output=str(folder / "dubbed.mp4"), work_root=str(work_root), config=PipelineConfig())
     pipeline_s = time.perf_counter() - started
     if result["status"] != "ok":
         raise RuntimeError(f"bench dub failed: {result['error']}")
@@ -122,5 +124,7 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
         "stage_seconds": stage_seconds,
         "stage_share": {stage: seconds / total_stage for stage, seconds in stage_seconds.items()},
         "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # Driver + Ray's processes (raylet, workers, actors), summed, sampled every 0.5 s.
+        "pipeline_peak_tree_rss_mb": memory.mib if PeakTreeMemory.supported() else None,
         "folder": str(folder),
     }
