@@ -95,6 +95,9 @@ class QAConfig:
     # |audio-visual offset| above which the mouth counts as out of sync with the dub, in
     # milliseconds (a frame is 40 ms at 25 fps: one frame passes, two do not) ...
     max_av_offset_ms: float = 60.0
+    # Shorter outputs are not judged on sync (a handful of syllables gives no stable correlation):
+    # they get one reason, "too short to judge".
+    min_sync_seconds: float = 2.0
     # ... judged only where the correlation at that offset beats the one at zero by this much:
     # on short clips the best of 21 offsets is often noise a few hundredths above zero's.
     min_offset_gain: float = 0.1

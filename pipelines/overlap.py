@@ -17,7 +17,7 @@ import ray
 
 from lipdub.config import PipelineConfig
 from lipdub.item_row import merge_placements
-from operators.base import Operator
+from operators.base import Operator, describe_error
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +49,15 @@ def overlapped(main_cls: type[Operator], side_cls: type[Operator]) -> type[Opera
             pending = None
             if ray.is_initialized() and self.expects_long_work(row):
                 pending = _start(side_cls, self.config, dict(row))
-            try:
-                out = super().process(row)
-            except BaseException:
-                if pending is not None:
-                    ray.cancel(pending)
-                raise
+            # On a failure here the side task is left to finish, not cancelled: cancelling can
+            # interrupt an import (torch) and leave the reused worker unable to import it again.
+            out = super().process(row)
             if pending is None:
                 return out
-            side = ray.get(pending)
+            try:
+                side = ray.get(pending)
+            except Exception as error:  # noqa: BLE001 - the side stage's worker or setup failed
+                side = dict(row, status="failed", failed_stage=side_cls.name, error=describe_error(error))
             if side.get("status") == "failed":
                 out.update(status="failed", failed_stage=side["failed_stage"], error=side["error"])
             out.update({column: side.get(column) for column in side_columns})

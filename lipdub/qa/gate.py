@@ -34,6 +34,8 @@ def _clear_offset(corr_at_zero: float, corr_at_offset: float, config: QAConfig) 
 
 def _sync(figures: dict[str, Any], config: QAConfig) -> list[str]:
     corr, lag = figures["sync_corr"], figures["av_offset_frames"]
+    if figures["video_seconds"] < config.min_sync_seconds:
+        return [f"too short to judge lip sync: {figures['video_seconds']:.1f} s (at least {config.min_sync_seconds:.1f} s)"]
     if not _finite(corr):
         return ["sync with the dub could not be measured (mouth not found, or the dub is silent)"]
     reasons = []

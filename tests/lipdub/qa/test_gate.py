@@ -29,6 +29,7 @@ def test_each_problem_gives_its_own_readable_reason():
         "sync": (dict(sync_corr=0.1), "does not follow the dub"),
         "offset": (dict(av_offset_frames=-4.0, av_offset_ms=-160.0, sync_corr_at_offset=0.8), "mouth leads the dub by 4 frames, 160 ms"),
         "unmeasured": (dict(sync_corr=math.nan), "could not be measured"),
+        "short": (dict(video_seconds=1.2, audio_seconds=1.2, sync_corr=-0.5), "too short to judge lip sync: 1.2 s"),
         "found": (dict(speaker_found_share=0.3), "found in only 30%"),
         "edited": (dict(edited_share=0.2), "edited in only 20%"),
         "psnr": (dict(outside_psnr_db=30.0), "PSNR 30.0 dB"),
