@@ -65,6 +65,16 @@ def dub(
         typer.echo(f"error: {result['error']}", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"wrote {result['output_uri']} ({result['n_output_frames']} frames)")
+    _echo_review(result)
+
+
+def _echo_review(result: dict) -> None:
+    """The QA gate's verdict for one finished item, as a person reads it."""
+    reasons = json.loads(result.get("review_reasons") or "[]")
+    if result.get("needs_review"):
+        typer.echo("QA: needs review:\n" + "\n".join(f"- {reason}" for reason in reasons))
+    elif result.get("needs_review") is not None:
+        typer.echo(f"QA: passes (sync r {result.get('qa_sync_corr') or float('nan'):.2f})")
 
 
 def _with_motion_checkpoint(config, choice: Optional[str]):
@@ -198,6 +208,7 @@ def demo(
         raise typer.Exit(code=1)
     typer.echo(f"demo output: {result['output_uri']}")
     typer.echo(f"contact sheet: {result['contact_sheet']}")
+    _echo_review(result)
 
 
 @app.command("eval")

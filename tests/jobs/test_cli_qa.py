@@ -40,3 +40,13 @@ def test_report_command_writes_the_page(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "runs" / "run-1"), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["out_uri"] == str(out) and out.stat().st_size > 0
+
+
+def test_dub_says_the_gates_verdict(demo_inputs, tmp_path, ray_local):
+    source, dub = demo_inputs
+    output = tmp_path / "dubbed.mp4"
+    result = runner.invoke(app, ["dub", "--video", str(source), "--audio", str(dub), "--output", str(output),
+                                 "--work-root", str(tmp_path / "work")])
+    assert result.exit_code == 0, result.output
+    verdict = [line for line in result.stdout.splitlines() if line.startswith("QA: ")]
+    assert verdict and ("passes" in verdict[0] or "needs review" in verdict[0]), result.stdout
