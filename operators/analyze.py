@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lipdub.audio.frame_loudness import loudness_per_frame
+from lipdub.audio.frame_loudness import loudness_per_frame_or_none
 from lipdub.errors import InputError
 from lipdub.face.analysis import FaceAnalysis, analyze_faces
 from lipdub.fingerprint import combine
@@ -41,14 +41,6 @@ def parse_speaker_point(text: str | None) -> tuple[float, float] | None:
     except ValueError as error:
         raise InputError(f"speaker point must be X,Y in pixels, got {text!r}") from error
     return x, y
-
-
-def source_loudness_per_frame(video_path: str, n_frames: int, fps: float) -> np.ndarray | None:
-    """The source's own speech loudness per video frame (for picking the speaker), or None."""
-    try:
-        return loudness_per_frame(video_path, n_frames, fps)
-    except InputError:
-        return None  # a video without sound: the speaker is the largest face
 
 
 class AnalyzeOperator(Operator):
@@ -82,7 +74,7 @@ class AnalyzeOperator(Operator):
 
     def _analyze(self, video_path: str, speaker_point: tuple[float, float] | None, staging: Path) -> None:
         info = probe_video(video_path)
-        loud = source_loudness_per_frame(video_path, info.n_frames, float(info.fps))
+        loud = loudness_per_frame_or_none(video_path, info.n_frames, float(info.fps))
         faces = analyze_faces(
             video_path, source_loudness=loud, speaker_point=speaker_point, max_side=self.config.analyze.detect_max_side
         )

@@ -23,8 +23,8 @@ from lipdub.qa.details import QADetails
 from lipdub.qa.figures_json import figures_to_json
 from lipdub.qa.frame_qa import QAPart, merge_parts, qa_part_uri
 from lipdub.qa.gate import review_reasons
-from lipdub.qa.measure import (OutputFile, QASubject, details_from_part, figures_from_part, loudness_per_frame, measure,
-                               source_loudness_or_none)
+from lipdub.audio.frame_loudness import loudness_per_frame, loudness_per_frame_or_none
+from lipdub.qa.measure import OutputFile, QASubject, details_from_part, figures_from_part, measure
 from lipdub.render.renderer import RenderPlan
 from lipdub.storage import join_uri, local_path, uri_exists
 from lipdub.work_store import fetch_member, publish_file
@@ -104,7 +104,7 @@ class QAOperator(Operator):
         n = part.stop - part.start
         dub_loudness = loudness_per_frame(dub, n, float(written.fps))
         figures = figures_from_part(part, output=written, faces=faces, source_index=source_index, dub_loudness=dub_loudness,
-                                    source_loudness=source_loudness_or_none(source, faces), edited=edited,
+                                    source_loudness=loudness_per_frame_or_none(source, faces.n_frames, faces.fps), edited=edited,
                                     planned_frames=len(source_index), planned_fps=planned_fps)
         # Pixels were compared before encoding: PSNR outside the lower face says what the
         # renderer changed there, without the codec's own noise.

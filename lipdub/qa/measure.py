@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from lipdub.audio.frame_loudness import loudness_per_frame
+from lipdub.audio.frame_loudness import loudness_per_frame, loudness_per_frame_or_none
 from lipdub.errors import InputError
 from lipdub.evaluation.metrics import mouth_jitter, syllable_sync
 from lipdub.face.analysis import prefetched
@@ -30,6 +30,7 @@ from lipdub.media.probe import probe_audio, probe_video
 from lipdub.media.video_reader import iter_frames
 from lipdub.qa.details import QADetails, encode_jpeg
 from lipdub.qa.frame_qa import FrameQA, QAPart, picture_frames
+from lipdub.qa.meters import change_ratio, psnr_db, seam_score
 
 logger = logging.getLogger(__name__)
 
@@ -65,10 +66,6 @@ def _sync(opening: np.ndarray, loudness: np.ndarray | None, fps: float, search_s
     return float(lag), corr, zero
 
 
-def _ratio(value: float, reference: float) -> float:
-    return value / reference if np.isfinite(value) and np.isfinite(reference) and reference > 0 else float("nan")
-
-
 @dataclass(frozen=True)
 class OutputFile:
     """What the written file says about itself (probed, not decoded)."""
@@ -99,7 +96,6 @@ def figures_from_part(part: QAPart, *, output: OutputFile, faces: FaceAnalysis, 
     sums = part.sums
     edited_from = "plan" if edited is not None else "pixels"
     edited = (np.asarray(edited, bool)[:n] if edited is not None else part.pixel_edit)
-    mse = sums["squared_error"] / sums["psnr_count"] if sums["psnr_count"] else float("nan")
     return {
         "frames": output.frames,
         "planned_frames": int(planned_frames if planned_frames is not None else output.frames),
@@ -120,12 +116,12 @@ def figures_from_part(part: QAPart, *, output: OutputFile, faces: FaceAnalysis, 
         "edited_share": float(edited.mean()) if n else 0.0,
         "edited_from": edited_from,
         "compared_frames": int(sums["compared"]),
-        "outside_psnr_db": float("nan") if not np.isfinite(mse) else float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse)),
-        "seam_score": sums["seam_output"] / sums["seam_source"] - 1.0 if sums["seam_source"] > 0 else float("nan"),
-        "flicker_ratio": _ratio(sums["flicker_output"], sums["flicker_source"]),
+        "outside_psnr_db": psnr_db(sums["squared_error"], sums["psnr_count"]),
+        "seam_score": seam_score(sums["seam_output"], sums["seam_source"]),
+        "flicker_ratio": change_ratio(sums["flicker_output"], sums["flicker_source"]),
         # Both measured the same way (same crop, unsmoothed) on the frames compared: 1.0 for an
         # untouched source.
-        "jitter_ratio": _ratio(mouth_jitter(np.where(part.compared, opening, np.nan)), mouth_jitter(part.source_opening_measured)),
+        "jitter_ratio": change_ratio(mouth_jitter(np.where(part.compared, opening, np.nan)), mouth_jitter(part.source_opening_measured)),
         "source_sync_corr": source_corr0,
         "source_av_offset_frames": source_lag,
         "source_av_offset_ms": 1000.0 * source_lag / faces.fps if faces.fps > 0 else float("nan"),
@@ -147,13 +143,6 @@ def details_from_part(part: QAPart, *, fps: float, faces: FaceAnalysis, source_i
                      edited=np.asarray(edited, bool)[:n], thumb_frames=thumb_frames,
                      thumbs_before=[part.thumbs[i][0] for i in thumb_frames], thumbs_after=[part.thumbs[i][1] for i in thumb_frames],
                      mouth_sheet=sheet, mouth_sheet_frames=sheet_frames)
-
-
-def source_loudness_or_none(source_path: str, faces: FaceAnalysis) -> np.ndarray | None:
-    try:
-        return loudness_per_frame(source_path, faces.n_frames, faces.fps)
-    except InputError:
-        return None  # a silent source: nothing to check its sync against
 
 
 def measure(subject: QASubject, *, mesher: FaceMesher | None = None) -> tuple[dict[str, Any], QADetails]:
@@ -206,7 +195,7 @@ def measure(subject: QASubject, *, mesher: FaceMesher | None = None) -> tuple[di
     part = meter.finish()
     dub_loudness = loudness_per_frame(subject.dub_path, n, float(output.fps))
     figures = figures_from_part(part, output=output, faces=faces, source_index=source_index, dub_loudness=dub_loudness,
-                                source_loudness=source_loudness_or_none(subject.source_path, faces), edited=edited,
+                                source_loudness=loudness_per_frame_or_none(subject.source_path, faces.n_frames, faces.fps), edited=edited,
                                 planned_frames=subject.planned_frames, planned_fps=subject.planned_fps)
     figures["qa_seconds"] = time.perf_counter() - started
     details = details_from_part(part, fps=float(output.fps), faces=faces, source_index=source_index,

@@ -19,6 +19,25 @@ FLICKER_CROP = 32
 EDITED_LEVELS = 2.5
 
 
+# Each meter's figure from its running sums: the meters report with these, and so does a QA part
+# merged from several segments' sums (lipdub/qa/measure.py).
+def psnr_db(squared_error: float, count: float) -> float:
+    if count == 0:
+        return float("nan")
+    mse = squared_error / count
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+
+
+def seam_score(output_energy: float, source_energy: float) -> float:
+    return output_energy / source_energy - 1.0 if source_energy > 0 else float("nan")
+
+
+def change_ratio(output_change: float, source_change: float) -> float:
+    """``output_change / source_change``; NaN where either is not a positive finite number."""
+    finite = np.isfinite(output_change) and np.isfinite(source_change)
+    return output_change / source_change if finite and source_change > 0 else float("nan")
+
+
 def grey(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
@@ -43,10 +62,7 @@ class OutsidePSNR:
         self.count += count
 
     def psnr_db(self) -> float:
-        if self.count == 0:
-            return float("nan")
-        mse = self.squared_error / self.count
-        return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
+        return psnr_db(self.squared_error, self.count)
 
 
 def _edge_magnitude(image_grey: np.ndarray) -> np.ndarray:
@@ -74,9 +90,7 @@ class SeamMeter:
         self.source_energy += float(_edge_magnitude(source_box_grey)[band].sum())
 
     def score(self) -> float:
-        if self.source_energy <= 0:
-            return float("nan")
-        return self.output_energy / self.source_energy - 1.0
+        return seam_score(self.output_energy, self.source_energy)
 
 
 class FlickerMeter:
@@ -105,9 +119,7 @@ class FlickerMeter:
         self._previous = (output_crop, source_crop)
 
     def ratio(self) -> float:
-        if self.source_change <= 0:
-            return float("nan")
-        return self.output_change / self.source_change
+        return change_ratio(self.output_change, self.source_change)
 
 
 def lower_face_difference(output_box_grey: np.ndarray, source_box_grey: np.ndarray, regions: FaceRegions) -> float:

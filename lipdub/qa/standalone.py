@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lipdub.audio.frame_loudness import loudness_per_frame
+from lipdub.audio.frame_loudness import loudness_per_frame_or_none
 from lipdub.config import QAConfig
-from lipdub.errors import InputError
 from lipdub.face.analysis import analyze_faces
 from lipdub.media.probe import probe_audio, probe_video
 from lipdub.qa.details import QADetails
@@ -29,11 +28,7 @@ def qa_output(output: str, *, source: str, dub: str, sync_mode: str | None = Non
         dub_seconds = probe_audio(dub_path).duration_s
         mode = resolve_sync_mode(sync_mode, src_info.n_frames / fps, dub_seconds)
         timeline = plan_timeline(src_info.n_frames, fps, dub_seconds, mode)
-        try:
-            src_loudness = loudness_per_frame(src_path, src_info.n_frames, fps)
-        except InputError:
-            src_loudness = None  # a silent source: its speaker is the largest face
-        faces = analyze_faces(src_path, source_loudness=src_loudness)
+        faces = analyze_faces(src_path, source_loudness=loudness_per_frame_or_none(src_path, src_info.n_frames, fps))
         subject = QASubject(out_path, src_path, dub_path, faces, source_index=timeline.source_index,
                             planned_frames=timeline.n_frames, planned_fps=src_info.fps)
         figures, details = measure(subject)
