@@ -356,6 +356,27 @@ def bench_catalog(
     typer.echo(json.dumps(report, indent=2, default=float))
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface Serve's HTTP proxy binds (0.0.0.0 exposes it on the network)."),
+    port: int = typer.Option(8000, "--port"),
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    work_root: Optional[str] = catalog_options.WORK_ROOT,
+    ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Serve the HTTP API (/v1: dubs, batches, estimate; OpenAPI at /v1/openapi.json) on Ray Serve.
+
+    Needs LIPDUB_API_TOKENS (bearer tokens) in the environment and, in the config's ``api:``
+    section, input_prefixes and output_root; LIPDUB_WEBHOOK_SECRET enables signed callbacks."""
+    setup_logging(verbose)
+    from jobs.dub_catalog import load_config_or_exit
+    from jobs.serve_api import run_server
+
+    config = load_config_or_exit(config_uri, work_root)
+    run_server(config, host=host, port=port, address=ray_address)
+
+
 def main() -> None:
     app()
 

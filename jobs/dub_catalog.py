@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -42,7 +42,12 @@ def default_state_root(catalog_uri: str, output_root: str | None, config: Pipeli
     return join_uri(config.work_root, "state", combine(catalog_uri))
 
 
-def _stream_results(plan: RunPlan, config: PipelineConfig, writer: ResultsWriter, ray_address: str | None) -> None:
+RowCallback = Callable[[dict[str, Any]], None]
+
+
+def _stream_results(
+    plan: RunPlan, config: PipelineConfig, writer: ResultsWriter, ray_address: str | None, on_row: RowCallback | None
+) -> None:
     import ray
 
     from pipelines.dub_pipeline import build_dub_dataset
@@ -57,6 +62,8 @@ def _stream_results(plan: RunPlan, config: PipelineConfig, writer: ResultsWriter
         for batch in build_dub_dataset(items, config).iter_batches(batch_size=None, batch_format="pyarrow"):
             for row in batch.to_pylist():
                 writer.add(row)
+                if on_row:
+                    on_row(row)
                 done += 1
                 progress.update(1)
                 log.info("[%d/%d] %s: %s%s", done, total, row["item_id"], row["status"], f" ({row['error']})" if row.get("error") else "")
@@ -81,8 +88,13 @@ def run_catalog(
     run_prefix: str = "run",
     ray_address: str | None = None,
     catalog: Catalog | None = None,
+    on_row: RowCallback | None = None,
 ) -> RunSummary:
-    """Dub a catalog; return the run's summary. Raises `CatalogError` for an unusable catalog."""
+    """Dub a catalog; return the run's summary. Raises `CatalogError` for an unusable catalog.
+
+    ``on_row`` sees each item's result row as it is recorded (the HTTP API updates its job
+    records from it), skipped and early-failed items included.
+    """
     config = config or PipelineConfig()
     started = time.perf_counter()
     catalog = catalog or read_catalog(catalog_uri, output_root)
@@ -95,9 +107,12 @@ def run_catalog(
         writer.add(row)
     for row in plan.skipped:
         writer.add(row, record=False)
+    if on_row:
+        for row in plan.failed_early + plan.skipped:
+            on_row(row)
     try:
         if plan.to_run:
-            _stream_results(plan, config, writer, ray_address)
+            _stream_results(plan, config, writer, ray_address, on_row)
     finally:
         # Also on Ctrl-C or a failed plan: what finished is recorded, the rest is marked pending.
         summary = writer.close(
@@ -152,15 +167,20 @@ def main(
     raise typer.Exit(code=exit_code(summary))
 
 
+def load_config_or_exit(config_uri: str | None, work_root: str | None) -> PipelineConfig:
+    """The config for a command line: an unusable config file exits 2 with its message."""
+    try:
+        return load_config(config_uri).with_overrides(work_root=work_root)
+    except (ValueError, TypeError, OSError) as error:
+        typer.echo(f"error: bad config {config_uri}: {error}", err=True)
+        raise typer.Exit(code=2) from error
+
+
 def run_with_cli_errors(catalog_uri: str, *, config_uri: str | None, work_root: str | None, **options: Any) -> RunSummary:
     """`run_catalog` for command lines: an unusable catalog or config exits 2 with its message."""
     from lipdub.catalog import CatalogError
 
-    try:
-        config = load_config(config_uri).with_overrides(work_root=work_root)
-    except (ValueError, TypeError, OSError) as error:
-        typer.echo(f"error: bad config {config_uri}: {error}", err=True)
-        raise typer.Exit(code=2) from error
+    config = load_config_or_exit(config_uri, work_root)
     try:
         return run_catalog(catalog_uri, config=config, **options)
     except CatalogError as error:

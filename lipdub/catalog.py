@@ -119,7 +119,7 @@ def read_catalog(uri: str, output_root: str | None = None) -> Catalog:
             log.info("catalog file %s: ignoring extra column(s) %s", path, ", ".join(extra))
         rows.extend(_as_strings(table))
     _check_item_ids(rows)
-    return Catalog(uri=uri, rows=[_item_row(row, base, output_root) for row in rows])
+    return Catalog(uri=uri, rows=[catalog_item_row(row, base, output_root) for row in rows])
 
 
 def _check_item_ids(rows: list[dict[str, Any]]) -> None:
@@ -154,7 +154,8 @@ def output_name(item_id: str) -> str:
     return safe_name(item_id)
 
 
-def _item_row(raw: dict[str, Any], base: str, output_root: str | None) -> dict[str, Any]:
+def catalog_item_row(raw: dict[str, Any], base: str, output_root: str | None) -> dict[str, Any]:
+    """A pipeline row for one catalog entry: URIs resolved, or ``failed`` at the catalog stage."""
     row = empty_row(**raw)
     problems = []
     for column in ("video_uri", "audio_uri"):

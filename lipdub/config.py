@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lipdub.api.settings import ApiConfig
+
 
 @dataclass(frozen=True)
 class StageResources:
@@ -134,6 +136,8 @@ class PipelineConfig:
     listen: ListenConfig = field(default_factory=ListenConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     qa: QAConfig = field(default_factory=QAConfig)
+    # The HTTP API's settings (`lipdub serve`); no effect on outputs.
+    api: ApiConfig = field(default_factory=ApiConfig)
     # "default" (the learned model of motion_checkpoint, else rules + speaker calibration), "rules",
     # "loudness" (naive baseline) or
     # "oracle:<npy of [opening, width] per output frame>" (evaluation only).
@@ -191,7 +195,7 @@ def _checkpoint_stamp(uri: str | None) -> str | None:
 
 
 _SECTIONS = {"encode": EncodeConfig, "analyze": AnalyzeConfig, "listen": ListenConfig, "render": RenderConfig,
-             "qa": QAConfig}
+             "qa": QAConfig, "api": ApiConfig}
 
 
 def config_from_mapping(data: dict[str, Any], base: PipelineConfig | None = None) -> PipelineConfig:

@@ -1,0 +1,1 @@
+"""The HTTP API: submit, track and receive dubs (Ray Serve + FastAPI)."""
