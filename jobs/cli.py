@@ -377,6 +377,23 @@ def serve(
     run_server(config, host=host, port=port, address=ray_address)
 
 
+@app.command("bench-api")
+def bench_api(
+    dubs: int = typer.Option(6, help="Dubs POSTed at once for the 'held without errors' figure."),
+    threads: int = typer.Option(8, help="Client threads calling GET /v1/dubs/{id} for the status-rate figure."),
+    max_running: int = typer.Option(1, help="api.max_running for the run (requests executing at once)."),
+    out_dir: Optional[Path] = typer.Option(None, help="Keep inputs, outputs and records here."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """The HTTP API's figures: POST to first rendered segment and to done, status calls per second,
+    and concurrent dubs held without errors. Listens on 127.0.0.1; run it under `unshare -n` on a
+    shared machine (Serve's internal gRPC binds every interface)."""
+    setup_logging(verbose)
+    from jobs.bench_api import run_api_bench
+
+    typer.echo(json.dumps(run_api_bench(dubs, threads, max_running, out_dir), indent=2, default=float))
+
+
 def main() -> None:
     app()
 

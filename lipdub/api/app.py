@@ -99,9 +99,10 @@ def build_app(service: ApiService) -> FastAPI:
         return JSONResponse(ApiError(422, "invalid_request", _validation_message(error)).to_json(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = _CODES.get(error.status_code, "http_error")
-        return JSONResponse(ApiError(error.status_code, code, str(error.detail)).to_json(), status_code=error.status_code)
+        message = f"{error.detail}: {request.method} {request.url.path} (the API's routes are listed in /v1/openapi.json)"
+        return JSONResponse(ApiError(error.status_code, code, message).to_json(), status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
@@ -111,7 +112,9 @@ def build_app(service: ApiService) -> FastAPI:
     def caller(authorization: Optional[str] = Header(None), _: Any = Depends(bearer)) -> str:
         return service.authorize(authorization)
 
-    dub_id_path = Path(..., pattern=_ID_PATTERN, max_length=64)
+    def record_id() -> Any:
+        # A fresh Path per route: FastAPI binds a Path() object to the first parameter it serves.
+        return Path(..., pattern=_ID_PATTERN, max_length=64)
 
     @app.get("/v1/health", tags=["meta"])
     async def health() -> dict[str, str]:
@@ -129,11 +132,11 @@ def build_app(service: ApiService) -> FastAPI:
         return {"dubs": service.list_dubs(limit, state)}
 
     @app.get("/v1/dubs/{dub_id}", response_model=DubStatus, responses=_ERRORS, tags=["dubs"])
-    async def get_dub(dub_id: str = dub_id_path, who: str = Depends(caller)) -> dict:
+    async def get_dub(dub_id: str = record_id(), who: str = Depends(caller)) -> dict:
         return service.dub(dub_id)
 
     @app.delete("/v1/dubs/{dub_id}", status_code=202, response_model=DubStatus, responses=_ERRORS, tags=["dubs"])
-    async def cancel_dub(dub_id: str = dub_id_path, who: str = Depends(caller)) -> dict:
+    async def cancel_dub(dub_id: str = record_id(), who: str = Depends(caller)) -> dict:
         return await service.cancel_dub(dub_id)
 
     @app.post("/v1/batches", status_code=202, response_model=Accepted, responses=_ERRORS, tags=["batches"])
@@ -142,11 +145,11 @@ def build_app(service: ApiService) -> FastAPI:
         return {"id": view["id"], "state": view["state"], "status_url": f"/v1/batches/{view['id']}"}
 
     @app.get("/v1/batches/{batch_id}", response_model=BatchStatus, responses=_ERRORS, tags=["batches"])
-    async def get_batch(batch_id: str = dub_id_path, who: str = Depends(caller)) -> dict:
+    async def get_batch(batch_id: str = record_id(), who: str = Depends(caller)) -> dict:
         return service.batch(batch_id)
 
     @app.delete("/v1/batches/{batch_id}", status_code=202, response_model=BatchStatus, responses=_ERRORS, tags=["batches"])
-    async def cancel_batch(batch_id: str = dub_id_path, who: str = Depends(caller)) -> dict:
+    async def cancel_batch(batch_id: str = record_id(), who: str = Depends(caller)) -> dict:
         return await service.cancel_batch(batch_id)
 
     @app.post("/v1/estimate", response_model=Estimate, responses=_ERRORS, tags=["estimate"])

@@ -51,6 +51,13 @@ def check_startable(config: PipelineConfig, secrets: ApiSecrets) -> list[str]:
         problems.append("no input prefixes: set api.input_prefixes in the config (folders or URI prefixes the API may read)")
     if not config.api.output_root and not config.api.output_prefixes:
         problems.append("no outputs allowed: set api.output_root (and optionally api.output_prefixes) in the config")
+    from lipdub.api.security import UriPolicy
+
+    for name in ("input_prefixes", "output_prefixes", "callback_prefixes"):
+        try:
+            UriPolicy(frozenset(config.api.schemes), getattr(config.api, name))
+        except ValueError as error:
+            problems.append(f"api.{name}: {error}")
     return problems
 
 
