@@ -14,6 +14,22 @@ import pytest
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+_PASSED: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when == "call" and report.passed:
+        _PASSED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """A run that collected tests but passed none (all skipped by a stray hook or marker) fails:
+    a green run must have tested something."""
+    if exitstatus == 0 and session.testscollected and not _PASSED:
+        session.exitstatus = 1
+        print(f"\nerror: {session.testscollected} tests collected, none passed (all skipped?)")  # noqa: T201
+
+
 SHARED_MEDIA = Path(os.environ.get("LIPDUB_SHARED_MEDIA", Path(__file__).resolve().parents[1].parent / "shared" / "media"))
 
 
