@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from lipdub.catalog import write_catalog
 from lipdub.media.probe import probe_video
@@ -35,6 +36,7 @@ def _run_job(endpoint: str, *args: str) -> tuple[int, dict, str]:
     return process.returncode, summary, process.stderr
 
 
+@pytest.mark.long
 def test_catalog_from_and_to_s3(s3_server, demo_inputs, tmp_path):
     fs = filesystem_for("s3://lipdub")
     source, dub = demo_inputs

@@ -39,6 +39,7 @@ JOB_TIMEOUT_S = 240  # a hang detector: the job takes about a minute, more on a 
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.long,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds its Ray processes through /proc"),
     pytest.mark.skipif(not RAY_CLI.exists(), reason=f"no ray command beside {sys.executable}"),
 ]

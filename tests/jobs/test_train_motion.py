@@ -78,6 +78,7 @@ def test_train_writes_a_checkpoint_and_card_and_resumes(ray_local, training_vide
         run_training(_request(training_videos, output, epochs=3, net={"d_model": 32}), config)
 
 
+@pytest.mark.long
 def test_python_m_job_trains_on_wav2vec2_features_into_s3(training_videos, config, s3_server, tmp_path):
     """What `ray job submit ... -- python -m jobs.train_motion` runs, in its own process and Ray."""
     encoder = save_tiny_wav2vec2(tmp_path / "wav2vec2")

@@ -41,6 +41,7 @@ CHILD_TIMEOUT_S = 240  # a hang detector: the run takes about a minute, more on 
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.long,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds its Ray processes through /proc"),
 ]
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lipdub.catalog import write_catalog
 from lipdub.media.audio_io import load_audio, write_wav
@@ -28,6 +29,7 @@ def _job(catalog: Path, folder: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "jobs.dub_catalog", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.long
 def test_interrupted_run_records_what_finished_and_the_rerun_does_the_rest(tmp_path, demo_inputs):
     source, dub = demo_inputs
     items = [f"clip-{n}" for n in range(3)]

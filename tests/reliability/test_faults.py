@@ -156,6 +156,7 @@ def kill_a_render_worker(job: CatalogJob, ray_root: str, into_task_s: float = 0.
     return None
 
 
+@pytest.mark.long
 def test_render_worker_killed_mid_run(tmp_path, demo_inputs, ray_root):
     source, dub = demo_inputs
     for item in ITEMS:
@@ -343,6 +344,7 @@ OUTAGE_S = 20.0  # longer than botocore's own retries (about 10 s), so some requ
 STORAGE_ERROR = re.compile(r"connect|endpoint|unreachable|timed? ?out|connection", re.IGNORECASE)
 
 
+@pytest.mark.long
 def test_object_store_down_mid_run_and_back(tmp_path, demo_inputs, ray_root, s3_store):
     from lipdub.storage import filesystem_for
 
@@ -477,6 +479,7 @@ def flaky_proxy(s3_store) -> Iterator[FlakyProxy]:
         proxy.server_close()
 
 
+@pytest.mark.long
 def test_object_store_server_errors_are_retried(tmp_path, demo_inputs, ray_root, flaky_proxy):
     args = put_s3_catalog(tmp_path, demo_inputs)  # set up straight through moto
     env = s3_env(ray_root, flaky_proxy.endpoint, tmp_path)  # the job talks through the proxy
