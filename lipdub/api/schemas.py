@@ -31,21 +31,20 @@ class DubOptions(_Strict):
     transcript: Optional[str] = Field(None, max_length=20_000, description="The dub's text, if known (helps alignment).")
 
 
-class DubRequest(_Strict):
+class BatchItem(_Strict):
+    """What to dub: the inputs, where the output goes, and how."""
+
     video_uri: str = _URI
     audio_uri: str = _URI
     language: str = Field("dub", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     output_uri: Optional[str] = Field(None, min_length=1, max_length=2048, description="Default: <output_root>/<id>.mp4.")
     options: DubOptions = Field(default_factory=DubOptions)
+
+
+class DubRequest(BatchItem):
+    """One dub on its own: a batch item plus its own callback."""
+
     callback_url: Optional[str] = Field(None, min_length=1, max_length=2048, description="POSTed the signed result when done.")
-
-
-class BatchItem(_Strict):
-    video_uri: str = _URI
-    audio_uri: str = _URI
-    language: str = Field("dub", min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    output_uri: Optional[str] = Field(None, min_length=1, max_length=2048)
-    options: DubOptions = Field(default_factory=DubOptions)
 
 
 class BatchRequest(_Strict):

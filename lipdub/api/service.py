@@ -48,7 +48,7 @@ class ApiService:
         require_bearer(authorization, self.secrets.tokens)
         return token_id((authorization or "").split(" ", 1)[1])
 
-    def _checked_item(self, item: BatchItem | DubRequest, record_id: str) -> dict[str, Any]:
+    def _checked_item(self, item: BatchItem, record_id: str) -> dict[str, Any]:
         video = self.inputs.check(item.video_uri, "video_uri")
         audio = self.inputs.check(item.audio_uri, "audio_uri")
         for what, uri in (("video_uri", video), ("audio_uri", audio)):
@@ -91,9 +91,7 @@ class ApiService:
     async def create_dub(self, request: DubRequest, caller: str, idempotency_key: Optional[str]) -> dict[str, Any]:
         record_id, new = self._idempotent_id("dub", caller, idempotency_key, request.model_dump_json())
         if new:
-            record = {"id": record_id, "kind": "dub", "batch_id": None, "state": "queued", "created_at": utc_now(),
-                      "caller": caller, "callback_url": self._checked_callback(request.callback_url),
-                      **self._checked_item(request, record_id)}
+            record = self._new_dub(request, record_id, None, caller, utc_now(), self._checked_callback(request.callback_url))
             self.store.put(record)
             await self.runner.submit.remote(record_id)
             log.info("dub %s queued: %s + %s -> %s", record_id, record["video_uri"], record["audio_uri"], record["output_uri"])
@@ -106,11 +104,7 @@ class ApiService:
         if new:
             callback = self._checked_callback(request.callback_url)
             now = utc_now()
-            items = []
-            for item in request.items:
-                item_id = new_id("dub")
-                items.append({"id": item_id, "kind": "dub", "batch_id": batch_id, "state": "queued", "created_at": now,
-                              "caller": caller, "callback_url": None, **self._checked_item(item, item_id)})
+            items = [self._new_dub(item, new_id("dub"), batch_id, caller, now, None) for item in request.items]
             for item in items:  # written only once every item passed its checks
                 self.store.put(item)
             self.store.put({"id": batch_id, "kind": "batch", "state": "queued", "created_at": now, "caller": caller,
@@ -118,6 +112,11 @@ class ApiService:
             await self.runner.submit.remote(batch_id)
             log.info("batch %s queued: %d items", batch_id, len(items))
         return self.batch(batch_id)
+
+    def _new_dub(self, item: BatchItem, dub_id: str, batch_id: Optional[str], caller: str, now: str, callback: Optional[str]) -> dict[str, Any]:
+        """A checked, queued dub record (a dub on its own, or an item of ``batch_id``)."""
+        return {"id": dub_id, "kind": "dub", "batch_id": batch_id, "state": "queued", "created_at": now, "caller": caller,
+                "callback_url": callback, **self._checked_item(item, dub_id)}
 
     def _record(self, record_id: str, kind: str) -> dict[str, Any]:
         record = self.store.get(record_id)
