@@ -160,12 +160,13 @@ class DubRunner:
         if record is None:
             return
         now = utc_now()
-        dubs = request_dubs(self.store, record)
-        for dub in dubs:
-            if dub["state"] not in TERMINAL_STATES:
-                reason = "cancelled by request" if cancelled else (error or "the run ended without a result for this item")
-                self.store.update(dub["id"], state="cancelled" if cancelled else "failed", error=reason, finished_at=now)
-        dubs = request_dubs(self.store, record)
+        reason = "cancelled by request" if cancelled else (error or "the run ended without a result for this item")
+        # Close what the run left open; `update` returns the new record, so no second read.
+        dubs = [
+            dub if dub["state"] in TERMINAL_STATES
+            else self.store.update(dub["id"], state="cancelled" if cancelled else "failed", error=reason, finished_at=now)
+            for dub in request_dubs(self.store, record)
+        ]
         failed = sum(1 for dub in dubs if dub["state"] != "ok")
         if record["kind"] == "batch":
             state = "cancelled" if cancelled else ("ok" if failed == 0 else "failed")
@@ -174,9 +175,7 @@ class DubRunner:
                 error=None if state == "ok" else (error or f"{failed} of {len(dubs)} items did not finish ok"),
             )
         else:
-            record = self.store.get(request_id) or record
-            if outcome is not None:
-                record = self.store.update(request_id, outcome=outcome)
+            record = self.store.update(request_id, outcome=outcome) if outcome is not None else dubs[0]
         if record.get("callback_url"):
             await self._deliver_webhook(record)
 
