@@ -96,20 +96,26 @@ def plain_reencode(source: Path, dub: Path, out: Path, crf: int = 18, preset: st
     return time.perf_counter() - started
 
 
-def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: Path | None = None) -> dict[str, Any]:
+def timed_dub(source: Path, dub: Path, folder: Path) -> tuple[dict[str, Any], float, PeakTreeMemory]:
+    """Run ``lipdub dub`` (Ray start-up included) with the process tree's memory sampled alongside.
+    Returns the result row, the seconds it took and the memory peaks."""
     from jobs.dub_one import dub_one
 
+    started = time.perf_counter()
+    with PeakTreeMemory() as memory:
+        result = dub_one(video=str(source), audio=str(dub), output=str(folder / "dubbed.mp4"), work_root=str(folder / "work"), config=PipelineConfig())
+    seconds = time.perf_counter() - started
+    if result["status"] != "ok":
+        raise RuntimeError(f"bench dub failed: {result['error']}")
+    return result, seconds, memory
+
+
+def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: Path | None = None) -> dict[str, Any]:
     folder = folder or Path(tempfile.mkdtemp(prefix="lipdub-bench-"))
     source, dub = build_bench_clip(folder, seconds, shared_media)
     n_frames = probe_video(str(source)).n_frames
     baseline_s = plain_reencode(source, dub, folder / "plain.mp4")
-    work_root = folder / "work"
-    started = time.perf_counter()
-    with PeakTreeMemory() as memory:
-        result = dub_one(video=str(source), audio=str(dub), output=str(folder / "dubbed.mp4"), work_root=str(work_root), config=PipelineConfig())
-    pipeline_s = time.perf_counter() - started
-    if result["status"] != "ok":
-        raise RuntimeError(f"bench dub failed: {result['error']}")
+    result, pipeline_s, memory = timed_dub(source, dub, folder)
     stage_seconds = {stage: float(result.get(f"seconds_{stage}") or 0.0) for stage in STAGES}
     total_stage = sum(stage_seconds.values()) or 1.0
     return {
@@ -126,5 +132,6 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
         "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         # Driver + Ray's processes (raylet, workers, actors), summed, sampled every 0.5 s.
         "pipeline_peak_tree_rss_mb": memory.mib if PeakTreeMemory.supported() else None,
+        "pipeline_peak_tree_pss_mb": memory.pss_mib if PeakTreeMemory.supported() else None,
         "folder": str(folder),
     }

@@ -327,10 +327,31 @@ def bench(
     setup_logging(verbose)
     from jobs.bench import run_bench
 
-    if shared_media is None:
-        candidate = Path(__file__).resolve().parents[1].parent / "shared" / "media"
-        shared_media = candidate if (candidate / "clips").is_dir() else None
-    report = run_bench(seconds, shared_media, out_dir)
+    report = run_bench(seconds, _bench_media(shared_media), out_dir)
+    typer.echo(json.dumps(report, indent=2, default=float))
+
+
+def _bench_media(shared_media: Optional[Path]) -> Optional[Path]:
+    """The given media folder, else ../shared/media beside the project when present, else None."""
+    if shared_media is not None:
+        return shared_media
+    candidate = Path(__file__).resolve().parents[1].parent / "shared" / "media"
+    return candidate if (candidate / "clips").is_dir() else None
+
+
+@app.command("bench-memory")
+def bench_memory(
+    short_seconds: float = typer.Option(60.0, help="Length of the short clip."),
+    long_seconds: float = typer.Option(600.0, help="Length of the long clip."),
+    shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder to build the clips from (default: found beside the project, else the project's own sample)."),
+    out_dir: Optional[Path] = typer.Option(None, help="Keep the clips and outputs here."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Peak memory of the whole pipeline for a short and a long clip, and their ratio (streaming check)."""
+    setup_logging(verbose)
+    from jobs.bench_memory import run_memory_bench
+
+    report = run_memory_bench(short_seconds, long_seconds, _bench_media(shared_media), out_dir)
     typer.echo(json.dumps(report, indent=2, default=float))
 
 

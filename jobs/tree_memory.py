@@ -4,6 +4,8 @@ actors), sampled from /proc while a benchmark runs.
 Why not ru_maxrss: it covers one process, and a pipeline's frames live in many. The sum of RSS
 counts shared pages (Ray's object store, libraries) once per process that maps them, so it is an
 upper bound; it is the same bound for a short and a long clip, which is what the comparison needs.
+The sum of PSS (proportional set size: each shared page split between the processes that map it)
+counts every page once, so it is the fairer figure for "how much memory does the run need".
 """
 from __future__ import annotations
 
@@ -29,34 +31,54 @@ def _children_by_parent() -> dict[int, list[int]]:
     return children
 
 
-def _rss_kib(pid: int) -> int:
+def _field_kib(path: Path, field: str) -> int:
+    """A ``Name:  N kB`` line of a /proc file, 0 when the process is gone or has no such line."""
     try:
-        for line in (PROC / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in path.read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
 
 
-def tree_rss_mib(root: int | None = None) -> float:
-    """Summed resident memory (MiB) of ``root`` (default: this process) and all its descendants."""
-    root = root or os.getpid()
+def _rss_kib(pid: int) -> int:
+    return _field_kib(PROC / str(pid) / "status", "VmRSS:")
+
+
+def _pss_kib(pid: int) -> int:
+    return _field_kib(PROC / str(pid) / "smaps_rollup", "Pss:")
+
+
+def _tree(root: int | None) -> list[int]:
+    """``root`` (default: this process) and all its descendants."""
     children = _children_by_parent()
-    total, stack = 0, [root]
+    found, stack = [], [root or os.getpid()]
     while stack:
         pid = stack.pop()
-        total += _rss_kib(pid)
+        found.append(pid)
         stack.extend(children.get(pid, ()))
-    return total / 1024.0
+    return found
+
+
+def tree_rss_mib(root: int | None = None) -> float:
+    """Summed resident memory (MiB) of ``root`` (default: this process) and all its descendants."""
+    return sum(_rss_kib(pid) for pid in _tree(root)) / 1024.0
+
+
+def tree_pss_mib(root: int | None = None) -> float:
+    """Summed proportional memory (MiB) of the tree: shared pages counted once in all."""
+    return sum(_pss_kib(pid) for pid in _tree(root)) / 1024.0
 
 
 class PeakTreeMemory:
-    """``with PeakTreeMemory() as peak: ...`` then ``peak.mib``: the highest sum seen (every ``interval_s``)."""
+    """``with PeakTreeMemory() as peak: ...`` then ``peak.mib`` (RSS sum) and ``peak.pss_mib`` (PSS
+    sum): the highest sums seen, sampled every ``interval_s``."""
 
     def __init__(self, interval_s: float = 0.5) -> None:
         self.interval_s = interval_s
         self.mib = 0.0
+        self.pss_mib = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
 
@@ -67,6 +89,7 @@ class PeakTreeMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             self.mib = max(self.mib, tree_rss_mib())
+            self.pss_mib = max(self.pss_mib, tree_pss_mib())
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> "PeakTreeMemory":
