@@ -8,12 +8,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.lipdub-installed
-want=$(cat requirements.lock.txt requirements-dev.txt pyproject.toml | sha256sum | cut -c1-16)
+want=$(cat requirements.lock.txt requirements-dev.txt requirements.constraints.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first, pinned, so nothing else can pull a multi-GB CUDA build.
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q torch==2.13.0
-  .venv/bin/pip install -q -r requirements.lock.txt -r requirements-dev.txt
+  .venv/bin/pip install -q -r requirements.lock.txt -r requirements-dev.txt -c requirements.constraints.txt
   .venv/bin/pip install -q --no-deps -e .
   .venv/bin/pip check
   echo "$want" > "$stamp"
