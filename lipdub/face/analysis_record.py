@@ -12,6 +12,7 @@ from typing import IO
 import numpy as np
 
 from lipdub.face import geometry
+from lipdub.npz_memmap import memmap_npz_member
 
 NPZ_VERSION = 1
 
@@ -64,8 +65,12 @@ class FaceAnalysis:
         return out
 
     def to_npz(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
-        """Save (compressed) to a path or a binary file object (e.g. ``storage.open_uri(uri, "wb")``)."""
-        np.savez_compressed(
+        """Save to a path or a binary file object (e.g. ``storage.open_uri(uri, "wb")``).
+
+        Uncompressed on purpose: landmarks barely compress (float32 noise), and stored members can
+        be memory-mapped, so a render segment reads its own frames, not the whole film's.
+        """
+        np.savez(
             path, version=np.int32(NPZ_VERSION), landmarks=self.landmarks, valid=self.valid,
             cut_before=self.cut_before, n_tracks=np.int32(self.n_tracks), speaker_track=np.int32(self.speaker_track),
             width=np.int32(self.width), height=np.int32(self.height), fps=np.float64(self.fps),
@@ -73,9 +78,13 @@ class FaceAnalysis:
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike[str] | IO[bytes]) -> "FaceAnalysis":
-        """Load what ``to_npz`` wrote."""
+        """Load what ``to_npz`` wrote. From a local file the landmarks are memory-mapped (read-only;
+        pages load as frames are used); files from older, compressed analyses load whole."""
+        landmarks = None if hasattr(path, "read") else memmap_npz_member(path, "landmarks")
         with np.load(path, allow_pickle=False) as data:
-            return cls(landmarks=data["landmarks"], valid=data["valid"], cut_before=data["cut_before"],
+            if landmarks is None:
+                landmarks = data["landmarks"]
+            return cls(landmarks=landmarks, valid=data["valid"], cut_before=data["cut_before"],
                        n_tracks=int(data["n_tracks"]), speaker_track=int(data["speaker_track"]),
                        width=int(data["width"]), height=int(data["height"]), fps=float(data["fps"]),
                        n_faces=data["n_faces"], boxes=data["boxes"])

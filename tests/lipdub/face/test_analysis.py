@@ -60,6 +60,25 @@ def test_npz_round_trip(tmp_path, talking_analysis):
             assert getattr(other, name) == getattr(talking_analysis, name)
 
 
+def test_a_saved_analysis_maps_its_landmarks_and_old_compressed_files_still_load(tmp_path, talking_analysis):
+    path = tmp_path / "faces.npz"
+    talking_analysis.to_npz(path)
+    mapped = FaceAnalysis.from_npz(path)
+    # Read-only and file-backed: a render segment pages in only the frames it uses.
+    assert not mapped.landmarks.flags.writeable
+    assert isinstance(mapped.landmarks.base, np.memmap) or isinstance(mapped.landmarks, np.memmap)
+    np.testing.assert_array_equal(mapped.landmarks, talking_analysis.landmarks)
+    legacy = tmp_path / "legacy.npz"
+    a = talking_analysis
+    np.savez_compressed(legacy, version=np.int32(1), landmarks=a.landmarks, valid=a.valid, cut_before=a.cut_before,
+                        n_tracks=np.int32(a.n_tracks), speaker_track=np.int32(a.speaker_track), width=np.int32(a.width),
+                        height=np.int32(a.height), fps=np.float64(a.fps), n_faces=a.n_faces, boxes=a.boxes)
+    loaded = FaceAnalysis.from_npz(legacy)
+    assert loaded.landmarks.flags.writeable
+    np.testing.assert_array_equal(loaded.landmarks, a.landmarks)
+    np.testing.assert_array_equal(loaded.boxes, a.boxes)
+
+
 def test_contract_fields_alone_build_an_analysis():
     landmarks = np.ones((3, 468, 2), np.float32)
     landmarks[1] = 0.0
