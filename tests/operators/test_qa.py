@@ -18,8 +18,9 @@ def test_qa_measures_the_written_output_and_keeps_its_details(stage_config, asse
     assert figures["outside_psnr_db"] > 38 and figures["mouth_measured_share"] > 0.9
     # The mouth follows the dub: its best correlation is clear and lies within 80 ms. The learned
     # model's mouth leads the sound by a frame or two (real mouths open before the sound comes),
-    # and where the peak lands within that window moves with the CPU's float paths (MediaPipe's
-    # XNNPACK kernels): within one frame on earlier VMs, -2 frames on the AVX-512 EPYC VM of 2026-12-04.
+    # and where the peak lands within that window moved between VM types with the same code and
+    # packages (within one frame on earlier VMs, -2 frames on the AVX-512 EPYC VM of 2026-12-04;
+    # most likely float differences in MediaPipe's CPU kernels, not verified).
     assert figures["sync_corr_at_offset"] > 0.2 and abs(figures["av_offset_frames"]) <= 2
     # The product's own gate (zero-offset correlation, clear offsets) does not flag it.
     reasons = json.loads(row["review_reasons"])
