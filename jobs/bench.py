@@ -9,6 +9,7 @@ each stage's share of the pipeline's time.
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import tempfile
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from jobs.machine_cpu import MachineCpu
 from jobs.tree_memory import PeakTreeMemory
 from lipdub.config import PipelineConfig
 from lipdub.item_row import STAGES
@@ -114,10 +116,14 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
     folder = folder or Path(tempfile.mkdtemp(prefix="lipdub-bench-"))
     source, dub = build_bench_clip(folder, seconds, shared_media)
     n_frames = probe_video(str(source)).n_frames
-    baseline_s = plain_reencode(source, dub, folder / "plain.mp4")
-    result, pipeline_s, memory = timed_dub(source, dub, folder)
+    with MachineCpu() as plain_cpu:
+        baseline_s = plain_reencode(source, dub, folder / "plain.mp4")
+    with MachineCpu() as pipeline_cpu:
+        result, pipeline_s, memory = timed_dub(source, dub, folder)
     stage_seconds = {stage: float(result.get(f"seconds_{stage}") or 0.0) for stage in STAGES}
+    stage_cpu = {stage: float(result.get(f"cpu_seconds_{stage}") or 0.0) for stage in STAGES}
     total_stage = sum(stage_seconds.values()) or 1.0
+    cores = os.cpu_count() or 1
     return {
         "frames": n_frames,
         "size": f"{BENCH_SIZE[0]}x{BENCH_SIZE[1]}",
@@ -129,6 +135,17 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
         "realtime_factor": (n_frames / float(BENCH_FPS)) / pipeline_s,
         "stage_seconds": stage_seconds,
         "stage_share": {stage: seconds / total_stage for stage, seconds in stage_seconds.items()},
+        # CPU seconds of each stage's process (all its threads), summed over segments.
+        "stage_cpu_seconds": stage_cpu,
+        # Core-seconds the whole machine was busy during each run, and the share of all cores.
+        "cores": cores,
+        "plain_busy_core_s": plain_cpu.busy_seconds,
+        "pipeline_busy_core_s": pipeline_cpu.busy_seconds,
+        "plain_busy_share": plain_cpu.busy_share,
+        "pipeline_busy_share": pipeline_cpu.busy_share,
+        # The ratio the pipeline would reach with every core busy all the time: below it only
+        # less work helps, not more overlap.
+        "ratio_if_all_cores_busy": pipeline_cpu.busy_seconds / (cores * baseline_s),
         "driver_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         # Driver + Ray's processes (raylet, workers, actors), summed, sampled every 0.5 s.
         "pipeline_peak_tree_rss_mb": memory.mib if PeakTreeMemory.supported() else None,

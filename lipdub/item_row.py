@@ -63,6 +63,10 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
     ("speaker_found_share", pa.float64()),
     ("n_faces", pa.int32()),
 ] + [(f"seconds_{stage}", pa.float64()) for stage in STAGES] + [
+    # CPU seconds of the process that ran the stage (all its threads: encoder, Face Mesh), beside
+    # the wall seconds above: on a CPU-bound machine it is the work to cut, not the waiting.
+    (f"cpu_seconds_{stage}", pa.float64()) for stage in STAGES
+] + [
     # QA (see lipdub/qa): the gate's main figures as columns (sortable, queryable), all of them
     # as JSON in qa_figures, and the details (series, thumbnails) for `lipdub report` at qa_uri.
     ("qa_av_offset_frames", pa.float64()),

@@ -30,7 +30,8 @@ def merge_segment_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(failed[0])
     rows = sorted(rows, key=lambda row: row["segment_index"])
     merged = dict(rows[0])
-    merged["seconds_render"] = sum(row.get("seconds_render") or 0.0 for row in rows)
+    for column in ("seconds_render", "cpu_seconds_render"):
+        merged[column] = sum(row.get(column) or 0.0 for row in rows)
     merged["segment_uris"] = json.dumps([row["segment_uri"] for row in rows])
     for column in ("segment_index", "segment_start", "segment_stop", "segment_uri"):
         merged[column] = None

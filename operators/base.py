@@ -65,7 +65,7 @@ class Operator:
         if not self._ready:
             self.setup()
             self._ready = True
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             out = self.process(dict(row))
         except Exception as error:  # noqa: BLE001 - every item must end in a recorded state
@@ -74,10 +74,13 @@ class Operator:
             out.update(status="failed", failed_stage=self.name, error=describe_error(error))
         seconds_key = f"seconds_{self.name}"
         seconds = (row.get(seconds_key) or 0.0) + time.perf_counter() - started
+        cpu_key = f"cpu_seconds_{self.name}"
+        cpu_seconds = (row.get(cpu_key) or 0.0) + time.process_time() - cpu_started
         rows = out if isinstance(out, list) else [out]
         node = current_node()
         for item in rows:
             item[seconds_key] = seconds
+            item[cpu_key] = cpu_seconds
             if node:
                 item["placements"] = record_placement(item.get("placements"), self.name, node)
         return rows

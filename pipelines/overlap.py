@@ -42,7 +42,7 @@ def overlapped(main_cls: type[Operator], side_cls: type[Operator]) -> type[Opera
 
     ``side_cls`` must declare ``output_columns`` and pass rows that already have them through.
     """
-    side_columns = tuple(side_cls.output_columns) + (f"seconds_{side_cls.name}",)  # type: ignore[attr-defined]
+    side_columns = tuple(side_cls.output_columns) + (f"seconds_{side_cls.name}", f"cpu_seconds_{side_cls.name}")  # type: ignore[attr-defined]
 
     class Overlapped(main_cls):  # type: ignore[valid-type, misc]
         def process(self, row: dict[str, Any]) -> dict[str, Any]:

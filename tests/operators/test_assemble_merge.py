@@ -5,13 +5,13 @@ from operators.assemble import merge_segment_rows
 
 
 def _segment(index, count=2, **extra):
-    return empty_row(item_id="a", segment_index=index, segment_count=count, segment_uri=f"/w/{index}.mp4", seconds_render=1.5, **extra)
+    return empty_row(item_id="a", segment_index=index, segment_count=count, segment_uri=f"/w/{index}.mp4", seconds_render=1.5, cpu_seconds_render=1.25, **extra)
 
 
 def test_merge_orders_segments_and_sums_render_time():
     merged = merge_segment_rows([_segment(1), _segment(0)])
     assert json.loads(merged["segment_uris"]) == ["/w/0.mp4", "/w/1.mp4"]
-    assert merged["seconds_render"] == 3.0
+    assert merged["seconds_render"] == 3.0 and merged["cpu_seconds_render"] == 2.5
     assert merged["segment_index"] is None
 
 

@@ -31,6 +31,7 @@ def test_listen_runs_alongside_a_fresh_analysis_and_then_passes_through(ray_loca
     assert row["status"] == "pending", row["error"]
     assert row["analysis_uri"] and row["dub_speech_uri"] and row["source_speech_uri"]
     assert row["seconds_listen"] > 0 and "listen" in json.loads(row["placements"])
+    assert row["cpu_seconds_listen"] > 0  # measured in the side task's process, carried over
     (after,) = ListenOperator(config).run_row(row)  # the listen stage: nothing left to do
     assert after["dub_speech_uri"] == row["dub_speech_uri"] and after["seconds_listen"] < row["seconds_listen"] + 0.5
     # A cached analysis is quick: listen is left to its own stage.

@@ -1,0 +1,54 @@
+"""The operator contract's bookkeeping: wall and CPU seconds per stage, failures as rows."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lipdub.item_row import empty_row
+from operators.base import Operator
+
+
+class Spinning(Operator):
+    name = "render"
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        until = time.process_time() + 0.3
+        while time.process_time() < until:
+            pass
+        return row
+
+
+class Sleeping(Operator):
+    name = "render"
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.3)
+        return row
+
+
+class Broken(Operator):
+    name = "render"
+
+    def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        until = time.process_time() + 0.2
+        while time.process_time() < until:
+            pass
+        raise ValueError("bad frame")
+
+
+def test_working_stage_records_cpu_seconds_near_its_wall_seconds():
+    (row,) = Spinning().run_row(empty_row(item_id="a"))
+    assert row["cpu_seconds_render"] >= 0.3
+    assert row["seconds_render"] >= 0.3
+
+
+def test_waiting_stage_records_wall_seconds_but_little_cpu():
+    (row,) = Sleeping().run_row(empty_row(item_id="a"))
+    assert row["seconds_render"] >= 0.3
+    assert row["cpu_seconds_render"] < 0.1
+
+
+def test_seconds_add_to_what_the_row_already_had_and_count_failures_too():
+    (row,) = Broken().run_row(empty_row(item_id="a", seconds_render=1.0, cpu_seconds_render=2.0))
+    assert row["status"] == "failed" and row["error"] == "ValueError: bad frame"
+    assert row["cpu_seconds_render"] >= 2.2 and row["seconds_render"] >= 1.2
