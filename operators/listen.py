@@ -43,13 +43,20 @@ class ListenOperator(Operator):
     output_columns = ("dub_speech_uri", "source_speech_uri")
 
     def setup(self) -> None:
-        self.vad = VoiceActivity()
-        self.recognizer = PhoneRecognizer()
-        checkpoint = self.config.listen.wav2vec2_checkpoint
-        self.embedder = Wav2Vec2Embedder(checkpoint) if checkpoint else None
+        # Models load on first use, not here: after a fresh analysis (listen ran alongside it)
+        # this stage only passes the row through, and loading them would put about 2 s of
+        # CPU on the critical path between analysis and motion.
+        self._models: tuple[VoiceActivity, PhoneRecognizer, Wav2Vec2Embedder | None] | None = None
+
+    def _loaded_models(self) -> tuple[VoiceActivity, PhoneRecognizer, Wav2Vec2Embedder | None]:
+        if self._models is None:
+            checkpoint = self.config.listen.wav2vec2_checkpoint
+            self._models = (VoiceActivity(), PhoneRecognizer(), Wav2Vec2Embedder(checkpoint) if checkpoint else None)
+        return self._models
 
     def _speech(self, samples, transcript: str | None = None) -> SpeechFeatures:
-        return analyze_speech(samples, self.vad, self.recognizer, transcript=transcript, embedder=self.embedder)
+        vad, recognizer, embedder = self._loaded_models()
+        return analyze_speech(samples, vad, recognizer, transcript=transcript, embedder=embedder)
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         if row.get("dub_speech_uri"):

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def _run_row(operator_cls: type[Operator], config: PipelineConfig, row: dict[str, Any]) -> dict[str, Any]:
-    (out,) = operator_cls(config).run_row(row)
+    from pipelines.ray_adapter import process_operator  # models stay loaded in the reused worker
+
+    (out,) = process_operator(operator_cls, config).run_row(row)
     return out
 
 

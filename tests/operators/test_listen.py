@@ -36,3 +36,12 @@ def test_listen_with_wav2vec2_adds_embeddings(stage_config, analyzed_row, listen
     assert row["source_speech_uri"] != listened_row["source_speech_uri"]
     source = SpeechFeatures.from_npz(row["source_speech_uri"])
     assert source.embeddings is not None and source.embeddings.shape == (source.n_frames, 16)
+
+
+def test_a_row_listened_to_already_passes_through_without_loading_models(stage_config, listened_row):
+    from operators.listen import ListenOperator
+
+    listen = ListenOperator(stage_config)
+    (row,) = listen.run_row(dict(listened_row))
+    assert row["dub_speech_uri"] == listened_row["dub_speech_uri"]
+    assert listen._models is None  # the speech models were never loaded
