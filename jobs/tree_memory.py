@@ -73,10 +73,16 @@ def tree_pss_mib(root: int | None = None) -> float:
 
 class PeakTreeMemory:
     """``with PeakTreeMemory() as peak: ...`` then ``peak.mib`` (RSS sum) and ``peak.pss_mib`` (PSS
-    sum): the highest sums seen, sampled every ``interval_s``."""
+    sum): the highest sums seen, sampled every ``interval_s``.
 
-    def __init__(self, interval_s: float = 0.5) -> None:
+    ``pss=False`` samples RSS only. Reading smaps_rollup walks every page table of every process
+    (Ray's workers map gigabytes): on 2 cores, sampling PSS every 0.5 s cost a 60 s dub about 15
+    core-seconds and slowed it by a fifth, so a speed benchmark must not do it.
+    """
+
+    def __init__(self, interval_s: float = 0.5, pss: bool = True) -> None:
         self.interval_s = interval_s
+        self.pss = pss
         self.mib = 0.0
         self.pss_mib = 0.0
         self._stop = threading.Event()
@@ -88,8 +94,10 @@ class PeakTreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.mib = max(self.mib, tree_rss_mib())
-            self.pss_mib = max(self.pss_mib, tree_pss_mib())
+            pids = _tree(None)  # one walk of /proc for both sums
+            self.mib = max(self.mib, sum(_rss_kib(pid) for pid in pids) / 1024.0)
+            if self.pss:
+                self.pss_mib = max(self.pss_mib, sum(_pss_kib(pid) for pid in pids) / 1024.0)
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> "PeakTreeMemory":

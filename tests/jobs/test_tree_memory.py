@@ -58,3 +58,10 @@ def test_pages_shared_with_a_forked_child_count_once_in_pss_twice_in_rss():
     assert rss_added > HELD_MIB - 50
     assert pss_added < rss_added - (HELD_MIB - 50)
     assert held[0] == 1
+
+
+def test_rss_only_sampling_leaves_pss_unmeasured():
+    with PeakTreeMemory(interval_s=0.05, pss=False) as peak:
+        time.sleep(0.3)
+    assert peak.mib > 10  # this Python process alone
+    assert peak.pss_mib == 0.0
