@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from jobs.machine_cpu import MachineCpu
+from jobs.machine_cpu import MachineCpu, TreeCpu
 from jobs.tree_memory import PeakTreeMemory
 from lipdub.config import PipelineConfig
 from lipdub.item_row import STAGES
@@ -120,7 +120,7 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
     n_frames = probe_video(str(source)).n_frames
     with MachineCpu() as plain_cpu:
         baseline_s = plain_reencode(source, dub, folder / "plain.mp4")
-    with MachineCpu() as pipeline_cpu:
+    with MachineCpu() as pipeline_cpu, TreeCpu() as tree_cpu:
         result, pipeline_s, memory = timed_dub(source, dub, folder)
     stage_seconds = {stage: float(result.get(f"seconds_{stage}") or 0.0) for stage in STAGES}
     stage_cpu = {stage: float(result.get(f"cpu_seconds_{stage}") or 0.0) for stage in STAGES}
@@ -145,6 +145,10 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
         "pipeline_busy_core_s": pipeline_cpu.busy_seconds,
         "plain_busy_share": plain_cpu.busy_share,
         "pipeline_busy_share": pipeline_cpu.busy_share,
+        # The pipeline's core-seconds by process: the driver, the actors, the task workers
+        # (render, listen alongside analysis, probe, segment, assemble) and Ray's own processes.
+        # An actor's or worker's CPU beyond its stages' is its start-up (imports, models).
+        "pipeline_core_s_by_process": tree_cpu.by_group,
         # The ratio the pipeline would reach with every core busy all the time: below it only
         # less work helps, not more overlap.
         "ratio_if_all_cores_busy": pipeline_cpu.busy_seconds / (cores * baseline_s),

@@ -9,9 +9,14 @@ busy, so the busy share says whether overlapping stages can still win time or on
 from __future__ import annotations
 
 import os
+import re
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from jobs.tree_memory import PROC, _tree
 
 PROC_STAT = Path("/proc/stat")
 # /proc/stat's first line: user nice system idle iowait irq softirq steal ...; idle and iowait
@@ -55,4 +60,71 @@ class MachineCpu:
         self.busy_share = busy_ticks / total_ticks if total_ticks else 0.0
 
 
-__all__ = ["MachineCpu"]
+def _cpu_and_title(pid: int) -> tuple[float, str] | None:
+    """CPU seconds (user + system, all threads) and the command line of a process; None if gone."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+        title = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), title
+
+
+def process_group(title: str, is_root: bool) -> str:
+    """Which part of a Ray run a process is, from the title Ray gives it (``ray::...``)."""
+    if is_root:
+        return "driver"
+    actor = re.match(r"ray::MapWorker\(MapBatches\((\w+?)(?:Actor)?\)\)", title)
+    if actor:
+        return f"actor {actor.group(1)}"
+    # Task workers are renamed by the task they run last (ray::MapBatches(render_task), ray::IDLE).
+    if title.startswith("ray::IDLE") or re.match(r"ray::(MapBatches\(\w+\)|\w+_overlapped|\w+_task)", title):
+        return "task workers"
+    return "Ray's own processes"
+
+
+class TreeCpu:
+    """``with TreeCpu() as cpu: ...`` then ``cpu.by_group``: core-seconds used in the block by
+    this process (``driver``) and its descendants, grouped by ``process_group``. Sampled every
+    ``interval_s`` (reading /proc/PID/stat is cheap), so a process that ends between samples
+    keeps what it had used at the last one."""
+
+    def __init__(self, interval_s: float = 2.0) -> None:
+        self.interval_s = interval_s
+        self.by_group: dict[str, float] = {}
+        self._first: dict[int, float] = {}
+        self._last: dict[int, tuple[float, str]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-cpu", daemon=True)
+
+    def _sample(self) -> None:
+        for pid in _tree(None):
+            reading = _cpu_and_title(pid)
+            if reading is not None:
+                self._last[pid] = reading
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def __enter__(self) -> "TreeCpu":
+        if MachineCpu.supported():
+            self._sample()
+            # Processes already running count from here on; later ones from their start.
+            self._first = {pid: cpu for pid, (cpu, _title) in self._last.items()}
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+            self._sample()
+        groups: Counter[str] = Counter()
+        for pid, (cpu, title) in self._last.items():
+            groups[process_group(title, pid == os.getpid())] += cpu - self._first.get(pid, 0.0)
+        self.by_group = {group: round(seconds, 1) for group, seconds in groups.most_common()}
+
+
+__all__ = ["MachineCpu", "TreeCpu", "process_group"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from jobs.machine_cpu import MachineCpu
+from jobs.machine_cpu import MachineCpu, TreeCpu, process_group
 
 pytestmark = pytest.mark.skipif(not MachineCpu.supported(), reason="needs Linux /proc/stat")
 
@@ -23,3 +24,31 @@ def test_a_spinning_child_counts_as_busy_core_seconds():
     # The share is of all cores over the same interval.
     cores = os.cpu_count() or 1
     assert cpu.busy_share == pytest.approx(cpu.busy_seconds / (cores * cpu.wall_seconds), rel=0.25, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("title", "group"),
+    [
+        ("ray::MapWorker(MapBatches(AnalyzeOperatorWithListenActor))", "actor AnalyzeOperatorWithListen"),
+        ("ray::MapWorker(MapBatches(SegmentGatherer))", "actor SegmentGatherer"),
+        ("ray::MapBatches(render_task)", "task workers"),
+        ("ray::IDLE", "task workers"),
+        ("ray::listen_overlapped", "task workers"),
+        ("ray::_StatsActor", "Ray's own processes"),
+        ("/venv/bin/python -u ray/dashboard/agent.py", "Ray's own processes"),
+    ],
+)
+def test_processes_are_grouped_by_the_title_ray_gives_them(title, group):
+    assert process_group(title, is_root=False) == group
+
+
+def test_tree_cpu_counts_a_child_started_inside_the_block_and_the_driver():
+    spin_then_wait = SPIN.format(seconds=0.6) + "\ntime.sleep(0.6)"  # alive for a sample after spinning
+    with TreeCpu(interval_s=0.1) as cpu:
+        subprocess.run([sys.executable, "-c", spin_then_wait], check=True)
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+    assert cpu.by_group["driver"] >= 0.25
+    children = sum(seconds for group, seconds in cpu.by_group.items() if group != "driver")
+    assert 0.5 <= children <= 1.0
