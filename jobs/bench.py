@@ -98,15 +98,13 @@ def plain_reencode(source: Path, dub: Path, out: Path, crf: int = 18, preset: st
     return time.perf_counter() - started
 
 
-def timed_dub(source: Path, dub: Path, folder: Path) -> tuple[dict[str, Any], float, PeakTreeMemory]:
-    """Run ``lipdub dub`` (Ray start-up included) with the process tree's memory sampled alongside.
-    Returns the result row, the seconds it took and the memory peaks."""
+def timed_dub(source: Path, dub: Path, folder: Path, memory: PeakTreeMemory) -> tuple[dict[str, Any], float, PeakTreeMemory]:
+    """Run ``lipdub dub`` (Ray start-up included) with the process tree's memory sampled alongside
+    by ``memory``. Returns the result row, the seconds it took and the memory peaks."""
     from jobs.dub_one import dub_one
 
     started = time.perf_counter()
-    # RSS only, every 2 s: PSS sampling would slow the pipeline it times (see PeakTreeMemory);
-    # `lipdub bench-memory` measures memory properly.
-    with PeakTreeMemory(interval_s=2.0, pss=False) as memory:
+    with memory:
         result = dub_one(video=str(source), audio=str(dub), output=str(folder / "dubbed.mp4"), work_root=str(folder / "work"), config=PipelineConfig())
     seconds = time.perf_counter() - started
     if result["status"] != "ok":
@@ -121,7 +119,9 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
     with MachineCpu() as plain_cpu:
         baseline_s = plain_reencode(source, dub, folder / "plain.mp4")
     with MachineCpu() as pipeline_cpu, TreeCpu() as tree_cpu:
-        result, pipeline_s, memory = timed_dub(source, dub, folder)
+        # RSS only, every 2 s: PSS sampling would slow the pipeline it times (see PeakTreeMemory);
+        # `lipdub bench-memory` measures memory properly.
+        result, pipeline_s, memory = timed_dub(source, dub, folder, PeakTreeMemory(interval_s=2.0, pss=False))
     stage_seconds = {stage: float(result.get(f"seconds_{stage}") or 0.0) for stage in STAGES}
     stage_cpu = {stage: float(result.get(f"cpu_seconds_{stage}") or 0.0) for stage in STAGES}
     total_stage = sum(stage_seconds.values()) or 1.0

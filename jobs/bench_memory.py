@@ -25,7 +25,7 @@ def _measure(seconds: float, shared_media: Path | None, folder: Path) -> dict[st
 
     source, dub = build_bench_clip(folder, seconds, shared_media)
     try:
-        result, pipeline_s, memory = timed_dub(source, dub, folder)
+        result, pipeline_s, memory = timed_dub(source, dub, folder, PeakTreeMemory(interval_s=0.5, pss=True))
     finally:
         ray.shutdown()  # the next clip starts from a fresh tree, not from warm workers
     log.info("%.0f s clip: %.1f s, peak tree PSS %.0f MiB, RSS %.0f MiB", seconds, pipeline_s, memory.pss_mib, memory.mib)
