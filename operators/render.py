@@ -30,6 +30,16 @@ log = logging.getLogger(__name__)
 class RenderOperator(Operator):
     name = "render"
 
+    def setup(self) -> None:
+        import cv2
+
+        # OpenCV's thread pool spans every core by default: two render tasks on two cores then
+        # run four pools (plus the encoders' threads) and thrash. Measured on the 2-core VM, two
+        # 188-frame segments at once, three runs each: one thread each gave 10x fewer involuntary
+        # context switches, 5% less CPU, 6% less wall time, byte-identical segment files.
+        # A render task is granted num_cpus cores: use that many.
+        cv2.setNumThreads(max(1, int(self.config.resources["render"].num_cpus)))
+
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         start, stop = int(row["segment_start"]), int(row["segment_stop"])
         fps = Fraction(row["fps_num"], row["fps_den"])

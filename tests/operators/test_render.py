@@ -31,3 +31,23 @@ def test_render_measures_every_frame_it_composites(rendered_rows, moved_row):
     assert part.compared.all() and np.isfinite(part.opening).mean() > 0.9
     assert part.sums["compared"] == moved_row["n_output_frames"]
     assert part.pixel_edit.mean() > 0.5 and part.sums["seam_source"] > 0
+
+
+def test_render_sizes_opencvs_thread_pool_to_the_cores_it_is_granted():
+    from dataclasses import replace
+
+    import cv2
+
+    from lipdub.config import PipelineConfig, StageResources
+    from operators.render import RenderOperator
+
+    before = cv2.getNumThreads()
+    try:
+        RenderOperator(PipelineConfig()).setup()
+        assert cv2.getNumThreads() == 1  # the default request: one CPU per render task
+        config = PipelineConfig()
+        resources = dict(config.resources, render=StageResources(num_cpus=2.0))
+        RenderOperator(replace(config, resources=resources)).setup()
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
