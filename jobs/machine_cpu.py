@@ -1,6 +1,7 @@
-"""CPU time the whole machine spent busy while a benchmark step ran (from /proc/stat).
+"""CPU time a benchmark step used: the whole machine's busy core-seconds (``MachineCpu``, from
+/proc/stat) and the process tree's, grouped by the part of a Ray run each process is (``TreeCpu``).
 
-Why the machine and not the process tree: Ray's processes come and go (task workers, the
+Why the machine first, not only the process tree: Ray's processes come and go (task workers, the
 raylet's helpers) and the question a benchmark asks of a 2-core box is simply "were the cores
 busy, and how many core-seconds did the work take?". The pipeline's ratio to the plain
 re-encode cannot fall below the ratio of their busy core-seconds when both keep every core
@@ -16,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.tree_memory import PROC, _tree
+from jobs.tree_memory import PROC, process_tree
 
 PROC_STAT = Path("/proc/stat")
 # /proc/stat's first line: user nice system idle iowait irq softirq steal ...; idle and iowait
@@ -99,7 +100,7 @@ class TreeCpu:
         self._thread = threading.Thread(target=self._run, name="tree-cpu", daemon=True)
 
     def _sample(self) -> None:
-        for pid in _tree(None):
+        for pid in process_tree(None):
             reading = _cpu_and_title(pid)
             if reading is not None:
                 self._last[pid] = reading

@@ -50,7 +50,7 @@ def _pss_kib(pid: int) -> int:
     return _field_kib(PROC / str(pid) / "smaps_rollup", "Pss:")
 
 
-def _tree(root: int | None) -> list[int]:
+def process_tree(root: int | None) -> list[int]:
     """``root`` (default: this process) and all its descendants."""
     children = _children_by_parent()
     found, stack = [], [root or os.getpid()]
@@ -63,12 +63,12 @@ def _tree(root: int | None) -> list[int]:
 
 def tree_rss_mib(root: int | None = None) -> float:
     """Summed resident memory (MiB) of ``root`` (default: this process) and all its descendants."""
-    return sum(_rss_kib(pid) for pid in _tree(root)) / 1024.0
+    return sum(_rss_kib(pid) for pid in process_tree(root)) / 1024.0
 
 
 def tree_pss_mib(root: int | None = None) -> float:
     """Summed proportional memory (MiB) of the tree: shared pages counted once in all."""
-    return sum(_pss_kib(pid) for pid in _tree(root)) / 1024.0
+    return sum(_pss_kib(pid) for pid in process_tree(root)) / 1024.0
 
 
 class PeakTreeMemory:
@@ -94,7 +94,7 @@ class PeakTreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            pids = _tree(None)  # one walk of /proc for both sums
+            pids = process_tree(None)  # one walk of /proc for both sums
             self.mib = max(self.mib, sum(_rss_kib(pid) for pid in pids) / 1024.0)
             if self.pss:
                 self.pss_mib = max(self.pss_mib, sum(_pss_kib(pid) for pid in pids) / 1024.0)

@@ -46,10 +46,10 @@ class _OperatorActor:
         return self.operator(batch)
 
 
-# One operator per class and worker process for task stages: a task worker is reused for many
-# tasks, so what setup() loads (listen's speech models) is loaded once per process, as on an
-# actor, without an actor's process sitting idle (on 2 cores, each idle actor's start-up imports
-# cost 2-3 core-seconds that the analysis needed).
+# One operator per class and worker process for task stages and side tasks (pipelines/overlap.py):
+# a task worker is reused for many tasks, so what setup() or first use loads (listen's speech
+# models, for the listen task run alongside each fresh analysis of a catalog) is loaded once per
+# process, as on an actor.
 _PROCESS_OPERATORS: dict[type[Operator], Operator] = {}
 
 
