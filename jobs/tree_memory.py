@@ -61,14 +61,22 @@ def process_tree(root: int | None) -> list[int]:
     return found
 
 
+def _rss_mib(pids: list[int]) -> float:
+    return sum(_rss_kib(pid) for pid in pids) / 1024.0
+
+
+def _pss_mib(pids: list[int]) -> float:
+    return sum(_pss_kib(pid) for pid in pids) / 1024.0
+
+
 def tree_rss_mib(root: int | None = None) -> float:
     """Summed resident memory (MiB) of ``root`` (default: this process) and all its descendants."""
-    return sum(_rss_kib(pid) for pid in process_tree(root)) / 1024.0
+    return _rss_mib(process_tree(root))
 
 
 def tree_pss_mib(root: int | None = None) -> float:
     """Summed proportional memory (MiB) of the tree: shared pages counted once in all."""
-    return sum(_pss_kib(pid) for pid in process_tree(root)) / 1024.0
+    return _pss_mib(process_tree(root))
 
 
 class PeakTreeMemory:
@@ -95,9 +103,9 @@ class PeakTreeMemory:
     def _run(self) -> None:
         while not self._stop.is_set():
             pids = process_tree(None)  # one walk of /proc for both sums
-            self.mib = max(self.mib, sum(_rss_kib(pid) for pid in pids) / 1024.0)
+            self.mib = max(self.mib, _rss_mib(pids))
             if self.pss:
-                self.pss_mib = max(self.pss_mib, sum(_pss_kib(pid) for pid in pids) / 1024.0)
+                self.pss_mib = max(self.pss_mib, _pss_mib(pids))
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> "PeakTreeMemory":

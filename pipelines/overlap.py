@@ -18,13 +18,13 @@ import ray
 from lipdub.config import PipelineConfig
 from lipdub.item_row import merge_placements
 from operators.base import Operator, describe_error
+from pipelines.ray_adapter import process_operator
 
 log = logging.getLogger(__name__)
 
 
 def _run_row(operator_cls: type[Operator], config: PipelineConfig, row: dict[str, Any]) -> dict[str, Any]:
-    from pipelines.ray_adapter import process_operator  # models stay loaded in the reused worker
-
+    # The worker's cached operator: models stay loaded in the reused worker across items.
     (out,) = process_operator(operator_cls, config).run_row(row)
     return out
 
