@@ -26,7 +26,11 @@ DUB_RATE = 16_000
 def _job(catalog: Path, folder: Path) -> subprocess.Popen:
     args = ["--catalog", str(catalog), "--output-root", str(folder / "out"), "--work-root", str(folder / "work")]
     env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_AUTH_MODE="disabled", PYTHONUNBUFFERED="1")
-    return subprocess.Popen([sys.executable, "-m", "jobs.dub_catalog", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C must reach the job even when the tests run in the background: a shell starts
+    # background commands with SIGINT ignored, children inherit that, and Python then installs
+    # no KeyboardInterrupt handler (two CI runs launched so saw the job run to the end).
+    return subprocess.Popen([sys.executable, "-m", "jobs.dub_catalog", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.long
