@@ -25,7 +25,7 @@ from lipdub.catalog import Catalog, read_catalog
 from lipdub.config import PipelineConfig, load_config
 from lipdub.fingerprint import combine
 from lipdub.item_row import rows_to_table
-from lipdub.results import CLOSE_RETRY_SECONDS, ResultsWriter, RunSummary, new_run_id, retry_storage_write
+from lipdub.results import CLOSE_RETRY_SECONDS, ResultsKeptLocally, ResultsWriter, RunSummary, new_run_id, retry_storage_write
 from lipdub.run_state import RunPlan, plan_run
 from lipdub.storage import atomic_output, join_uri
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 STATE_DIR = "_lipdub"
 LATEST_FILE = "latest.json"
+#: The run ended, but its records could not be written to the state root: they are in a local folder.
+RESULTS_KEPT_LOCALLY_EXIT_CODE = 5
 
 
 def default_state_root(catalog_uri: str, output_root: str | None, config: PipelineConfig) -> str:
@@ -115,6 +117,8 @@ def run_catalog(
             _stream_results(plan, config, writer, ray_address, on_row)
     finally:
         # Also on Ctrl-C or a failed plan: what finished is recorded, the rest is marked pending.
+        # Storage down for good: close raises ResultsKeptLocally (records in a local folder), and
+        # latest.json is not written (it would point at results that are not there).
         summary = writer.close(
             catalog_uri=catalog_uri, pending=plan.to_run, wall_seconds=time.perf_counter() - started, plan_reasons=plan.reasons
         )
@@ -177,7 +181,8 @@ def load_config_or_exit(config_uri: str | None, work_root: str | None) -> Pipeli
 
 
 def run_with_cli_errors(catalog_uri: str, *, config_uri: str | None, work_root: str | None, **options: Any) -> RunSummary:
-    """`run_catalog` for command lines: an unusable catalog or config exits 2 with its message."""
+    """`run_catalog` for command lines: an unusable catalog or config exits 2 with its message;
+    records that storage would not take (kept in a local folder instead) exit 5, saying where."""
     from lipdub.catalog import CatalogError
 
     config = load_config_or_exit(config_uri, work_root)
@@ -186,6 +191,9 @@ def run_with_cli_errors(catalog_uri: str, *, config_uri: str | None, work_root: 
     except CatalogError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(code=2) from error
+    except ResultsKeptLocally as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=RESULTS_KEPT_LOCALLY_EXIT_CODE) from error
 
 
 if __name__ == "__main__":

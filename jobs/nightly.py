@@ -5,7 +5,12 @@ retried) that first takes a lock under the state root, so that a schedule firing
 night's run is still going does not dub the same catalog twice. A lock older than
 ``lock_hours`` (a run killed without cleaning up) is taken over, with a warning.
 
-Exit codes: 0 all ok, 2 unusable catalog or config, 3 some items failed or pending, 4 locked.
+An earlier run that did not finish (its driver was killed: no results.parquet, only result parts)
+is logged as a warning at the start; what it recorded still counts: its ok items are skipped, its
+failed ones and the items it never reached are run again (`lipdub.run_state`).
+
+Exit codes: 0 all ok, 2 unusable catalog or config, 3 some items failed or pending, 4 locked,
+5 storage refused the run's records, kept in a local folder instead (the error says where).
 """
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ h1 { font-size: 22px; margin: 18px 0 6px; }
 h2 { font-size: 17px; margin: 0 0 6px; display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 header .run-meta { color: #555; margin: 2px 0; word-break: break-all; }
+header .run-warning { color: #7a3d00; background: #fff3e0; border: 1px solid var(--pending); border-radius: 6px;
+  padding: 6px 10px; margin: 8px 0; font-weight: 600; word-break: break-all; }
 ul.counts { list-style: none; padding: 0; margin: 10px 0; display: flex; gap: 10px; flex-wrap: wrap; }
 ul.counts li { border: 1px solid #ddd; border-radius: 6px; padding: 4px 10px; background: #fafafa; }
 ul.counts b { font-size: 16px; margin-left: 4px; }

@@ -38,6 +38,8 @@ class ReportSummary:
     details_missing: int = 0  # items whose QA details could not be shown (none recorded or unreadable)
     size_bytes: int = 0
     seconds: float = 0.0
+    run_finished: bool = True  # False: made from the result parts of a run that did not finish
+    note: str | None = None  # why the report may be incomplete (see `RunResults.note`)
 
 
 def run_title(results_uri: str) -> str:
@@ -51,7 +53,7 @@ def run_title(results_uri: str) -> str:
 
 
 def _summary_header(title: str, results_uri: str, rows: list[dict[str, Any]], run_summary: dict[str, Any] | None,
-                    generated_at: str) -> str:
+                    generated_at: str, unfinished_note: str | None = None) -> str:
     counts = Counter(fields.status_of(row) for row in rows)
     statuses = list(fields.STATUSES) + sorted(set(counts) - set(fields.STATUSES))
     review = sum(fields.needs_review_label(row) == "yes" for row in rows)
@@ -71,7 +73,8 @@ def _summary_header(title: str, results_uri: str, rows: list[dict[str, Any]], ru
     return (
         f'<header id="summary"><h1>lipdub report: {escape(title)}</h1>'
         f'<p class="run-meta">results <code>{escape(results_uri)}</code></p>'
-        f'<ul class="counts">{"".join(pills)}</ul>'
+        + (f'<p class="run-warning" id="run-unfinished">{escape(unfinished_note)}</p>' if unfinished_note else "")
+        + f'<ul class="counts">{"".join(pills)}</ul>'
         f'<p class="run-meta when">{escape(" · ".join(timing))}</p></header>'
     )
 
@@ -89,8 +92,9 @@ def _controls() -> str:
 
 def render_page(rows: list[dict[str, Any]], details: list[ItemDetails], *, title: str, results_uri: str,
                 run_summary: dict[str, Any] | None = None, generated_at: str | None = None,
-                max_points: int = MAX_POINTS) -> str:
-    """The report's HTML for ``rows`` and their ``details`` (same order)."""
+                max_points: int = MAX_POINTS, unfinished_note: str | None = None) -> str:
+    """The report's HTML for ``rows`` and their ``details`` (same order); ``unfinished_note``, when
+    given, is shown in the header (the run did not finish: the rows may not be all its items)."""
     if len(details) != len(rows):
         raise ValueError(f"{len(rows)} rows but {len(details)} details")
     sections = "".join(item_section(index, row, loaded, max_points=max_points)
@@ -99,7 +103,7 @@ def render_page(rows: list[dict[str, Any]], details: list[ItemDetails], *, title
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>lipdub report: {escape(title)}</title><style>{STYLE}</style></head><body>"
-        + _summary_header(title, results_uri, rows, run_summary, generated_at or utc_now())
+        + _summary_header(title, results_uri, rows, run_summary, generated_at or utc_now(), unfinished_note)
         + f'<section id="table-section">{_controls()}<div class="table-wrap">{items_table(rows)}</div></section>'
         + f'<main id="item-sections">{sections}</main>'
         + f"<script>{SCRIPT}</script></body></html>\n"
@@ -108,12 +112,13 @@ def render_page(rows: list[dict[str, Any]], details: list[ItemDetails], *, title
 
 def write_report(results_uri: str, out_path: str) -> ReportSummary:
     """Write the HTML report of the run at ``results_uri`` (a results.parquet or the run folder
-    holding one; local or any fsspec URI) to ``out_path`` (local or any fsspec URI)."""
+    holding one, or the folder of a run that did not finish and left only result parts; local or
+    any fsspec URI) to ``out_path`` (local or any fsspec URI)."""
     started = time.monotonic()
     rows = read_rows(results_uri)
     details = load_all_details(rows)
     page = render_page(rows, details, title=run_title(results_uri), results_uri=results_uri,
-                       run_summary=read_run_summary(results_uri))
+                       run_summary=read_run_summary(results_uri), unfinished_note=rows.note)
     data = page.encode("utf-8")
     with atomic_output(out_path, suffix=".html") as temporary, open(temporary, "wb") as handle:
         handle.write(data)
@@ -122,7 +127,7 @@ def write_report(results_uri: str, out_path: str) -> ReportSummary:
         by_status=dict(Counter(fields.status_of(row) for row in rows)),
         needs_review=sum(fields.needs_review_label(row) == "yes" for row in rows),
         details_missing=sum(loaded.details is None for loaded in details),
-        size_bytes=len(data), seconds=round(time.monotonic() - started, 3),
+        size_bytes=len(data), seconds=round(time.monotonic() - started, 3), run_finished=rows.finished, note=rows.note,
     )
     log.info("report of %d items (%d need review) written to %s (%.1f MB)", summary.items, summary.needs_review,
              summary.out_uri, summary.size_bytes / 1e6)

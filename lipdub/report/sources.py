@@ -1,5 +1,8 @@
 """What a report reads: the run's result rows, its summary when there is one, each item's QA details.
 
+A run whose driver was killed has no manifest and no summary, only result parts: the report is
+made from those, and says that the run did not finish.
+
 Why so forgiving: a report is often made long after the run, when work stores have been cleaned
 or the run was an old one without QA details; every item must still get its section, saying what
 is missing, rather than the whole report failing.
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lipdub.qa.details import QADetails
-from lipdub.results import RESULTS_FILE, SUMMARY_FILE, read_results
+from lipdub.results import RESULTS_FILE, SUMMARY_FILE, RunResults, read_results
 from lipdub.storage import is_local, join_uri, open_uri
 
 log = logging.getLogger(__name__)
@@ -40,8 +43,9 @@ def _folder_of(uri: str) -> str:
     return os.path.dirname(uri) if is_local(uri) else uri.rsplit("/", 1)[0]
 
 
-def read_rows(results_uri: str) -> list[dict[str, Any]]:
-    return read_results(results_file_uri(results_uri))
+def read_rows(results_uri: str) -> RunResults:
+    """The run's rows; from its result parts (``finished`` False) when it has no manifest."""
+    return read_results(results_uri)
 
 
 def read_run_summary(results_uri: str) -> dict[str, Any] | None:

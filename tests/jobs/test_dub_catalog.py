@@ -125,3 +125,56 @@ def test_a_stale_nightly_lock_is_taken_over(tmp_path):
     (state / LOCK_FILE).write_text(json.dumps({"host": "old", "pid": 1, "started_at": "2020-01-01T00:00:00+00:00"}))
     lock = acquire_lock(str(state), lock_hours=20)
     assert json.loads(Path(lock).read_text())["host"] != "old"
+
+
+def test_records_the_state_root_refuses_go_to_a_local_folder_and_the_run_exits_5(tmp_path, monkeypatch):
+    from jobs.dub_catalog import RESULTS_KEPT_LOCALLY_EXIT_CODE
+
+    catalog = _write_catalog(tmp_path / "c.csv", [["gone", "missing.mp4", "missing.wav", "de", ""]])  # fails before any dubbing
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the state root's parent folder should be: every write under it fails")
+    monkeypatch.setenv("LIPDUB_FALLBACK_DIR", str(tmp_path / "fallback"))
+
+    result = runner.invoke(app, ["run", catalog, "--output-root", str(tmp_path / "out"), "--state-root", str(blocker / "state")])
+    assert result.exit_code == RESULTS_KEPT_LOCALLY_EXIT_CODE == 5, result.output
+    (kept,) = (tmp_path / "fallback").iterdir()
+    (error,) = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert f"locally in {kept}" in error and f"lipdub report {kept}" in error and str(blocker / "state" / "runs" / kept.name) in error
+    rows = read_results(str(kept))
+    assert rows.finished and [(row["item_id"], row["status"]) for row in rows] == [("gone", "failed")]
+
+
+@pytest.mark.slow
+def test_nightly_after_a_killed_run_skips_its_ok_items_and_redoes_the_rest(tmp_path, demo_inputs, ray_local, caplog):
+    import json
+
+    from lipdub.catalog import read_catalog
+    from lipdub.config import load_config
+    from lipdub.run_state import plan_run
+    from tests.killed_driver import kill_driver_after_recording
+
+    source, dub = demo_inputs
+    shutil.copy(source, tmp_path / "source.mp4")
+    for item in ("done", "redo", "never"):
+        shutil.copy(dub, tmp_path / f"dub-{item}.wav")
+    catalog = _write_catalog(tmp_path / "c.csv", [[item, "source.mp4", f"dub-{item}.wav", "de", ""] for item in ("done", "redo", "never")])
+    out, work, state = tmp_path / "out", tmp_path / "work", str(tmp_path / "out" / "_lipdub")
+    # The killed nightly: "done" finished (its output written, its row recorded), "redo" failed,
+    # "never" was not reached; its driver died before writing results.parquet.
+    config = load_config(None).with_overrides(work_root=str(work))
+    done, redo, never = plan_run(read_catalog(catalog, str(out)).rows, config, state).to_run
+    Path(done["output_uri"]).parent.mkdir(parents=True)
+    Path(done["output_uri"]).write_bytes(b"finished by the killed run")
+    kill_driver_after_recording(state, "nightly-killed", [dict(done, status="ok"), dict(redo, status="failed", failed_stage="render", error="boom")])
+
+    with caplog.at_level("WARNING", logger="lipdub.run_state"):
+        result = runner.invoke(app, ["nightly", catalog, "--output-root", str(out), "--work-root", str(work)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.find("{"):])
+    assert summary["plan_reasons"] == {"unchanged": 1, "retry": 1, "new": 1}
+    assert (summary["skipped"], summary["ok"], summary["failed"], summary["pending"]) == (1, 2, 0, 0)
+    assert Path(done["output_uri"]).read_bytes() == b"finished by the killed run"  # not redone
+    for item in (redo, never):
+        assert probe_video(item["output_uri"]).n_frames > 0
+    warnings = [record.getMessage() for record in caplog.records if "did not finish" in record.getMessage()]
+    assert len(warnings) == 1 and "nightly-killed" in warnings[0] and "its 1 ok items count as done" in warnings[0]

@@ -113,3 +113,28 @@ def test_an_unrecorded_output_that_carries_the_fingerprint_is_recognised(tmp_pat
     assert plan.reasons == {"recovered": 1} and plan.skipped[0]["status"] == "skipped"
     # With other settings the same file is not this item's output any more.
     assert plan_run([_inputs_like(row)], PipelineConfig(motion_model="rules"), state).reasons == {"new": 1}
+
+
+def test_a_run_whose_driver_was_killed_still_counts_and_is_named(tmp_path, caplog):
+    from tests.killed_driver import kill_driver_after_recording
+
+    config, state = PipelineConfig(), str(tmp_path / "state")
+    rows = plan_run([_inputs(tmp_path, name) for name in "abcd"], config, state).to_run
+    for row in rows[:2]:  # a and b finished, with their outputs written
+        os.makedirs(os.path.dirname(row["output_uri"]), exist_ok=True)
+        open(row["output_uri"], "wb").write(b"output")
+    recorded = [dict(rows[0], status="ok"), dict(rows[1], status="ok"), dict(rows[2], status="failed", failed_stage="render", error="boom")]
+    kill_driver_after_recording(state, "nightly-killed", recorded)  # d was never reached
+
+    with caplog.at_level("WARNING", logger="lipdub.run_state"):
+        plan = plan_run([_inputs_like(row) for row in rows], config, state)
+    assert plan.reasons == {"unchanged": 2, "retry": 1, "new": 1}
+    assert sorted(row["item_id"] for row in plan.skipped) == ["a", "b"]
+    assert sorted(row["item_id"] for row in plan.to_run) == ["c", "d"]
+    assert plan.unfinished_runs == ["nightly-killed"]
+    (warning,) = [record.getMessage() for record in caplog.records if "did not finish" in record.getMessage()]
+    assert "nightly-killed" in warning and "its 2 ok items count as done" in warning and "1 other recorded items" in warning
+
+    # Once a later run finishes, the killed one is history: not named again.
+    _record(state, [dict(rows[2])])
+    assert plan_run([_inputs_like(row) for row in rows], config, state).unfinished_runs == []

@@ -338,6 +338,47 @@ def test_results_writer_keeps_rows_while_the_store_is_away(s3_store):
     assert sorted(row["item_id"] for rows in parts for row in rows) == ["before", "during"]
 
 
+def test_results_go_to_a_local_folder_when_the_store_stays_away(s3_store, tmp_path):
+    """The store goes away mid-run and is still away when the run ends: after the retry window the
+    run's records are written to a local folder, the error says where, `lipdub report` reads that
+    folder, and copying it into the run folder once the store is back restores the run."""
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+    from lipdub.results import FALLBACK_NOTE, ResultsKeptLocally, ResultsWriter
+    from lipdub.run_state import read_previous_results
+    from lipdub.storage import filesystem_for
+
+    writer = ResultsWriter("s3://lipdub/state", "run-lost", flush_seconds=0.0, fallback_root=str(tmp_path / "fallback"))
+    writer.add({"item_id": "before", "status": "ok"})  # recorded in part 0 while the store is up
+    s3_store.stop()
+    writer.add({"item_id": "during", "status": "failed", "failed_stage": "render", "error": "boom"})  # kept in memory
+    with pytest.raises(ResultsKeptLocally) as caught:
+        writer.close(catalog_uri="catalog", pending=[{"item_id": "never"}], wall_seconds=1.0, plan_reasons={}, retry_seconds=1)
+
+    folder = tmp_path / "fallback" / "run-lost"
+    message = str(caught.value)
+    assert caught.value.folder == str(folder) and f"kept its 3 items locally in {folder}" in message
+    assert f"lipdub report {folder}" in message and "s3://lipdub/state/runs/run-lost" in message and "EndpointConnectionError" in message
+    # The part the store never got (numbered as it would have been), the manifest, the summary, a note.
+    assert sorted(path.name for path in folder.iterdir()) == [FALLBACK_NOTE, "part-00001.parquet", "results.parquet", "summary.json"]
+    assert json.loads((folder / FALLBACK_NOTE).read_text())["belongs_at"] == "s3://lipdub/state/runs/run-lost"
+    kept = read_results(str(folder))
+    assert kept.finished and {row["item_id"]: row["status"] for row in kept} == {"before": "ok", "during": "failed", "never": "pending"}
+
+    report = CliRunner().invoke(app, ["report", str(folder), "--out", str(tmp_path / "report.html")])
+    assert report.exit_code == 0, report.output
+    assert '"items": 3' in report.output and '"run_finished": true' in report.output
+
+    s3_store.start()
+    fs = filesystem_for("s3://lipdub")
+    for path in folder.iterdir():
+        fs.put_file(str(path), f"lipdub/state/runs/run-lost/{path.name}")
+    restored = read_results("s3://lipdub/state/runs/run-lost")
+    assert restored.finished and sorted(row["item_id"] for row in restored) == ["before", "during", "never"]
+    assert {item: row["status"] for item, row in read_previous_results("s3://lipdub/state").items()} == {"before": "ok", "during": "failed"}
+
+
 # --- 2. the S3 server going away mid-run and coming back ----------------------------------------
 
 OUTAGE_S = 20.0  # longer than botocore's own retries (about 10 s), so some requests do fail
