@@ -10,6 +10,7 @@ import pyarrow as pa
 import ray
 from ray.data import ActorPoolStrategy, Dataset
 
+from lipdub import loopback
 from lipdub.config import PipelineConfig, StageResources
 from operators.base import Operator
 
@@ -106,13 +107,15 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """
     if ray.is_initialized():
         return
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     address = address or os.environ.get("RAY_ADDRESS")
     init_kwargs: dict[str, Any] = {"log_to_driver": False}
     if address:
+        loopback.for_cluster()
         init_kwargs["address"] = address
         init_kwargs["runtime_env"] = {"env_vars": forwarded_env()}
     else:
+        # Bind every Ray port to 127.0.0.1, even if `ray` was imported before lipdub.
+        loopback.for_local_ray()
         # A local Ray's raylet and workers inherit this process's environment, so the settings
         # go there instead of into a runtime_env, which costs every run about 2 s on 2 cores
         # (Ray's runtime-env agent has to set up the job before the first worker starts).
