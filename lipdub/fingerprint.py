@@ -30,12 +30,16 @@ def input_stamp(uri: str) -> str:
     """A cheap "has this file changed?" stamp from its metadata: the object's ETag where the
     store gives one (S3), else size and modification time. No bytes are read, so a nightly run
     can check thousands of titles quickly; the analysis cache still keys on content."""
+    from lipdub.errors import MissingInputError
     from lipdub.storage import filesystem_for
 
     fs = filesystem_for(uri)
     path = fs._strip_protocol(uri)
     fs.invalidate_cache(path)
-    info = fs.info(path)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise MissingInputError(uri) from None
     etag = info.get("ETag") or info.get("etag")
     if etag:
         return f"etag:{str(etag).strip(chr(34))}:{info.get('size')}"

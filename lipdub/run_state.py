@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lipdub.config import PipelineConfig
+from lipdub.errors import MissingInputError
 from lipdub.fingerprint import OUTPUT_TAG_PREFIX, combine, input_stamp
 from lipdub.storage import filesystem_for, join_uri, open_uri, uri_exists
 
@@ -228,9 +229,8 @@ def plan_run(rows: list[dict[str, Any]], config: PipelineConfig, state_root: str
             return "bad_row", row
         try:
             row["output_fingerprint"] = item_fingerprint(row, config)
-        except FileNotFoundError as error:
-            missing = error.filename or str(error)
-            return "bad_row", dict(row, status="failed", failed_stage="catalog", error=f"input not found: {missing}")
+        except MissingInputError as error:
+            return "bad_row", dict(row, status="failed", failed_stage="catalog", error=str(error))
         except Exception as error:  # noqa: BLE001 - an unreadable input fails only its item
             return "bad_row", dict(row, status="failed", failed_stage="catalog", error=f"cannot read input metadata: {error}")
         if force:

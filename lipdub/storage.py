@@ -31,6 +31,8 @@ from typing import IO, Any, Iterator
 import fsspec
 from fsspec.core import split_protocol, url_to_fs
 
+from lipdub.errors import MissingInputError
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -147,7 +149,10 @@ def local_path(uri: str) -> Iterator[str]:
     try:
         local = os.path.join(tmpdir, "input" + _suffix_of(uri))
         log.debug("downloading %s to %s", uri, local)
-        fs.get_file(path, local)
+        try:
+            fs.get_file(path, local)
+        except FileNotFoundError:
+            raise MissingInputError(uri) from None  # the same words as for a missing local file
         yield local
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

@@ -25,7 +25,7 @@ import av.error
 import av.sidedata.sidedata
 import numpy as np
 
-from lipdub.errors import InputError
+from lipdub.errors import InputError, MissingInputError
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def check_file(path: str | os.PathLike[str]) -> str:
     """
     p = os.fspath(path)
     if not os.path.exists(p):
-        raise InputError(f"{p}: file does not exist")
+        raise MissingInputError(p)
     if os.path.isdir(p):
         raise InputError(f"{p}: is a directory, expected a media file")
     if os.path.getsize(p) == 0:

@@ -68,7 +68,7 @@ def test_missing_input_fails_only_that_item(tmp_path):
     plan = plan_run(rows, PipelineConfig(), str(tmp_path / "state"))
     assert [row["item_id"] for row in plan.to_run] == ["a"]
     (bad,) = plan.failed_early
-    assert bad["status"] == "failed" and bad["failed_stage"] == "catalog" and "not found" in bad["error"] and "no.mp4" in bad["error"]
+    assert bad["status"] == "failed" and bad["failed_stage"] == "catalog" and bad["error"] == f"{tmp_path / 'no.mp4'}: file does not exist"
 
 
 def test_fingerprint_follows_inputs_options_and_settings(tmp_path):

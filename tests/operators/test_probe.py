@@ -17,7 +17,8 @@ def test_probe_turns_bad_input_into_a_failed_row(stage_config, tmp_path, demo_in
     row = empty_row(item_id="x", video_uri=str(tmp_path / "none.mp4"), audio_uri=str(demo_inputs[1]), output_uri=str(tmp_path / "o.mp4"))
     (out,) = ProbeOperator(stage_config).run_row(row)
     assert out["status"] == "failed" and out["failed_stage"] == "probe"
-    assert "does not exist" in out["error"]
+    # The same words as the catalog plan's for the same missing file (lipdub.errors.MissingInputError).
+    assert out["error"] == _plan_error_for(row, stage_config) == f"{tmp_path / 'none.mp4'}: file does not exist"
     bad_mode = dict(row, video_uri=str(demo_inputs[0]), sync_mode="stretch")
     (out,) = ProbeOperator(stage_config).run_row(bad_mode)
     assert out["status"] == "failed" and "unknown sync mode" in out["error"]
@@ -26,3 +27,10 @@ def test_probe_turns_bad_input_into_a_failed_row(stage_config, tmp_path, demo_in
 def test_safe_names_are_unique_and_ascii():
     assert safe_name("a/b") != safe_name("a_b")
     assert safe_name("dübbing clip").isascii()
+
+
+def _plan_error_for(row, config) -> str:
+    from lipdub.run_state import plan_run
+
+    (failed,) = plan_run([dict(row)], config, config.work_root + "/plan-state").failed_early
+    return failed["error"]

@@ -52,7 +52,7 @@ FAILING = [
     Case("silent-dub", VIDEO, "dub silent.wav", error="silent", culprit="dub"),
     Case("random-bytes-dub", VIDEO, "random bytes.m4a", error="not a readable media file", culprit="dub"),
     Case("text-file-as-dub", VIDEO, "notes.txt", error="not a media file", culprit="dub"),
-    Case("missing-video", "not here.mp4", DUB, error="not found"),
+    Case("missing-video", "not here.mp4", DUB, error="not here.mp4: file does not exist"),
     Case("unknown-sync-mode", VIDEO, DUB, sync_mode="sideways", error="unknown sync_mode 'sideways'", culprit=None),
 ]
 SUCCEEDING = [
