@@ -1,7 +1,7 @@
 """`lipdub bench-api`: the HTTP API's figures, measured in one run on this machine.
 
-Starts the API on Ray Serve at 127.0.0.1 (run it under ``unshare -n`` on a shared machine: Serve's
-internal gRPC listens on every interface), with the demo's sample under an allowed folder, then:
+Starts the API on Ray Serve at 127.0.0.1 (every port of it on loopback: lipdub/loopback.py and
+lipdub/api/serve_loopback.py), with the demo's sample under an allowed folder, then:
 
 1. time from POST /v1/dubs to the first rendered segment in the work store (a segment is up to
    ``render.segment_seconds`` of video; the demo clip is one segment) and to the finished dub;
