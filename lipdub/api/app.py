@@ -20,6 +20,8 @@ from lipdub.api.schemas import (
     Accepted, BatchRequest, BatchStatus, DubList, DubRequest, DubStatus, ErrorResponse, Estimate, EstimateRequest, State,
 )
 from lipdub.api.service import ApiService
+from lipdub.api.settings import TENANT_NAME_PATTERN
+from lipdub.api.tenants import Caller
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in {
         400: "Bad request (a URI, a key or an option the server refuses)", 401: "No or wrong bearer token",
-        403: "A URI outside the allowed prefixes", 404: "No such dub or batch", 409: "Conflicts with the record's state",
+        403: "A URI outside the allowed prefixes", 404: "No such dub or batch (or one of another tenant)",
+        409: "Conflicts with the record's state",
         413: "Body or batch too large", 422: "Body does not match the schema",
     }.items()
 }
@@ -85,10 +88,12 @@ def build_app(service: ApiService) -> FastAPI:
 
     app = FastAPI(
         title="lipdub API", version=__version__, openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None,
-        description="Submit, track and receive lip-synced dubs. Every /v1 route but /v1/health needs a bearer token.",
+        description="Submit, track and receive lip-synced dubs. Every /v1 route but /v1/health needs a bearer token; "
+                    "each token belongs to a tenant, which sees only its own dubs and batches.",
     )
     app.add_middleware(BodySizeLimit, limit=service.api.max_body_bytes)
-    bearer = HTTPBearer(auto_error=False, description="A token from the server's LIPDUB_API_TOKENS")
+    bearer = HTTPBearer(auto_error=False, description="A tenant's token (LIPDUB_API_TENANT_TOKENS or LIPDUB_API_TOKENS) "
+                                                      "or an admin token (LIPDUB_API_ADMIN_TOKENS)")
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
@@ -109,7 +114,7 @@ def build_app(service: ApiService) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(ApiError(500, "internal", "internal error; it has been logged").to_json(), status_code=500)
 
-    def caller(authorization: Optional[str] = Header(None), _: Any = Depends(bearer)) -> str:
+    def caller(authorization: Optional[str] = Header(None), _: Any = Depends(bearer)) -> Caller:
         return service.authorize(authorization)
 
     def record_id() -> Any:
@@ -121,39 +126,42 @@ def build_app(service: ApiService) -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/v1/dubs", status_code=202, response_model=Accepted, responses=_ERRORS, tags=["dubs"])
-    async def create_dub(body: DubRequest, who: str = Depends(caller), idempotency_key: Optional[str] = Header(None, max_length=255)) -> dict:
+    async def create_dub(body: DubRequest, who: Caller = Depends(caller), idempotency_key: Optional[str] = Header(None, max_length=255)) -> dict:
         view = await service.create_dub(body, who, idempotency_key)
         return {"id": view["id"], "state": view["state"], "status_url": f"/v1/dubs/{view['id']}"}
 
     @app.get("/v1/dubs", response_model=DubList, responses=_ERRORS, tags=["dubs"])
     async def list_dubs(
-        limit: int = Query(20, ge=1, le=500), state: Optional[State] = Query(None), who: str = Depends(caller)
+        limit: int = Query(20, ge=1, le=500), state: Optional[State] = Query(None),
+        tenant: Optional[str] = Query(None, pattern=TENANT_NAME_PATTERN, max_length=63,
+                                      description="Only this tenant's dubs (for admin tokens; a tenant sees only its own)."),
+        who: Caller = Depends(caller),
     ) -> dict:
-        return {"dubs": service.list_dubs(limit, state)}
+        return {"dubs": service.list_dubs(limit, state, who, tenant)}
 
     @app.get("/v1/dubs/{dub_id}", response_model=DubStatus, responses=_ERRORS, tags=["dubs"])
-    async def get_dub(dub_id: str = record_id(), who: str = Depends(caller)) -> dict:
-        return service.dub(dub_id)
+    async def get_dub(dub_id: str = record_id(), who: Caller = Depends(caller)) -> dict:
+        return service.dub(dub_id, who)
 
     @app.delete("/v1/dubs/{dub_id}", status_code=202, response_model=DubStatus, responses=_ERRORS, tags=["dubs"])
-    async def cancel_dub(dub_id: str = record_id(), who: str = Depends(caller)) -> dict:
-        return await service.cancel_dub(dub_id)
+    async def cancel_dub(dub_id: str = record_id(), who: Caller = Depends(caller)) -> dict:
+        return await service.cancel_dub(dub_id, who)
 
     @app.post("/v1/batches", status_code=202, response_model=Accepted, responses=_ERRORS, tags=["batches"])
-    async def create_batch(body: BatchRequest, who: str = Depends(caller), idempotency_key: Optional[str] = Header(None, max_length=255)) -> dict:
+    async def create_batch(body: BatchRequest, who: Caller = Depends(caller), idempotency_key: Optional[str] = Header(None, max_length=255)) -> dict:
         view = await service.create_batch(body, who, idempotency_key)
         return {"id": view["id"], "state": view["state"], "status_url": f"/v1/batches/{view['id']}"}
 
     @app.get("/v1/batches/{batch_id}", response_model=BatchStatus, responses=_ERRORS, tags=["batches"])
-    async def get_batch(batch_id: str = record_id(), who: str = Depends(caller)) -> dict:
-        return service.batch(batch_id)
+    async def get_batch(batch_id: str = record_id(), who: Caller = Depends(caller)) -> dict:
+        return service.batch(batch_id, who)
 
     @app.delete("/v1/batches/{batch_id}", status_code=202, response_model=BatchStatus, responses=_ERRORS, tags=["batches"])
-    async def cancel_batch(batch_id: str = record_id(), who: str = Depends(caller)) -> dict:
-        return await service.cancel_batch(batch_id)
+    async def cancel_batch(batch_id: str = record_id(), who: Caller = Depends(caller)) -> dict:
+        return await service.cancel_batch(batch_id, who)
 
     @app.post("/v1/estimate", response_model=Estimate, responses=_ERRORS, tags=["estimate"])
-    async def estimate(body: EstimateRequest, who: str = Depends(caller)) -> dict:
-        return await service.estimate(body)
+    async def estimate(body: EstimateRequest, who: Caller = Depends(caller)) -> dict:
+        return await service.estimate(body, who)
 
     return app

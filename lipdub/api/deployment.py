@@ -45,8 +45,9 @@ class LipdubApi:
 def check_startable(config: PipelineConfig, secrets: ApiSecrets) -> list[str]:
     """Reasons `lipdub serve` must not start (empty: fine)."""
     problems = []
-    if not secrets.tokens:
-        problems.append("no bearer tokens: set LIPDUB_API_TOKENS (comma-separated) in the server's environment")
+    if not secrets.token_owners():
+        problems.append("no bearer tokens: set LIPDUB_API_TOKENS (comma-separated) or LIPDUB_API_TENANT_TOKENS "
+                        "(tenant=token1,token2;other=token3) in the server's environment")
     if not config.api.input_prefixes:
         problems.append("no input prefixes: set api.input_prefixes in the config (folders or URI prefixes the API may read)")
     if not config.api.output_root and not config.api.output_prefixes:
@@ -58,7 +59,9 @@ def check_startable(config: PipelineConfig, secrets: ApiSecrets) -> list[str]:
             UriPolicy(frozenset(config.api.schemes), getattr(config.api, name))
         except ValueError as error:
             problems.append(f"api.{name}: {error}")
-    return problems
+    from lipdub.api.tenants import tenant_problems
+
+    return problems + tenant_problems(config.api, secrets)
 
 
 def start_api(config: PipelineConfig, secrets: ApiSecrets, *, host: str = "127.0.0.1", port: int = 8000, address: str | None = None) -> str:

@@ -64,8 +64,12 @@ class WebhookAttempt(BaseModel):
     seconds: float
 
 
+_TENANT = Field(description="The tenant whose token made the request.")
+
+
 class DubStatus(BaseModel):
     id: str
+    tenant: str = _TENANT
     batch_id: Optional[str] = None
     state: State
     progress: float = Field(description="Share of the request's items finished (0..1).")
@@ -89,6 +93,7 @@ class DubStatus(BaseModel):
 
 class BatchStatus(BaseModel):
     id: str
+    tenant: str = _TENANT
     state: State
     progress: float
     created_at: str

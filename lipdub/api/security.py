@@ -18,35 +18,52 @@ from urllib.parse import urlsplit
 
 from lipdub.api.errors import ApiError
 
-__all__ = ["UriPolicy", "bearer_token_ok", "callback_policy", "require_bearer", "token_id"]
+__all__ = ["UriPolicy", "bearer_owner", "bearer_token_ok", "callback_policy", "require_bearer", "token_id", "unauthorized"]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 # Encoded '.', '/' and '\': a server or library that decodes them would see a traversal we did not.
 _ENCODED_TRAVERSAL = re.compile(r"%(2e|2f|5c)", re.IGNORECASE)
 
 
-def bearer_token_ok(authorization: str | None, tokens: Sequence[str]) -> bool:
-    """Whether `authorization` is exactly ``Bearer <token>`` for one of the configured `tokens`.
+def _presented_token(authorization: str | None) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None when it has another shape."""
+    parts = (authorization or "").split(" ")
+    if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1] or not parts[1].isprintable():
+        return None
+    return parts[1].encode()
+
+
+def bearer_owner(authorization: str | None, owners: Sequence[tuple[str, str]]) -> str | None:
+    """Whose token `authorization` carries: the owner of the matching ``(token, owner)``, or None.
 
     Every token is compared (no early exit), so response timing does not tell which one matched.
     """
-    parts = (authorization or "").split(" ")
-    if len(parts) != 2 or parts[0].lower() != "bearer" or not parts[1] or not parts[1].isprintable():
-        return False
-    presented = parts[1].encode()
-    ok = False
-    for token in tokens:
-        ok |= bool(token) and hmac.compare_digest(presented, token.encode())
-    return ok
+    presented = _presented_token(authorization)
+    if presented is None:
+        return None
+    found: str | None = None
+    for token, owner in owners:
+        if hmac.compare_digest(presented, token.encode()) and token:
+            found = owner
+    return found
+
+
+def bearer_token_ok(authorization: str | None, tokens: Sequence[str]) -> bool:
+    """Whether `authorization` is exactly ``Bearer <token>`` for one of the configured `tokens`."""
+    return bearer_owner(authorization, [(token, token) for token in tokens]) is not None
+
+
+def unauthorized(authorization: str | None) -> ApiError:
+    """The 401 for a missing or unknown token (the message never echoes the token)."""
+    if not authorization:
+        return ApiError(401, "unauthorized", "a bearer token is needed: send 'Authorization: Bearer <token>'")
+    return ApiError(401, "unauthorized", "the bearer token is not valid (expected 'Authorization: Bearer <token>')")
 
 
 def require_bearer(authorization: str | None, tokens: Sequence[str]) -> None:
-    """Raise a 401 `ApiError` unless `bearer_token_ok` (the message never echoes the token)."""
-    if bearer_token_ok(authorization, tokens):
-        return
-    if not authorization:
-        raise ApiError(401, "unauthorized", "a bearer token is needed: send 'Authorization: Bearer <token>'")
-    raise ApiError(401, "unauthorized", "the bearer token is not valid (expected 'Authorization: Bearer <token>')")
+    """Raise a 401 `ApiError` unless `bearer_token_ok`."""
+    if not bearer_token_ok(authorization, tokens):
+        raise unauthorized(authorization)
 
 
 def token_id(token: str) -> str:

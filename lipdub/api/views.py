@@ -10,6 +10,7 @@ from typing import Any
 
 from lipdub.api.records import utc_now
 from lipdub.api.schemas import TERMINAL_STATES
+from lipdub.api.tenants import record_tenant
 
 # Results-manifest statuses -> API states ("skipped": an earlier identical dub's output stands).
 _ROW_STATES = {"ok": "ok", "skipped": "ok", "failed": "failed", "pending": "queued"}
@@ -39,6 +40,7 @@ def dub_status(record: dict[str, Any]) -> dict[str, Any]:
         "language", "output_uri", "needs_review", "qa", "output_frames", "error", "failed_stage", "callback_url",
     )
     view = {key: record.get(key) for key in keys}
+    view["tenant"] = record_tenant(record)
     view["review_reasons"] = list(record.get("review_reasons") or [])
     view["webhook_deliveries"] = list(record.get("webhook_deliveries") or [])
     view["progress"] = 1.0 if record["state"] in TERMINAL_STATES else 0.0
@@ -58,6 +60,7 @@ def batch_status(record: dict[str, Any], items: list[dict[str, Any]]) -> dict[st
     keys = ("id", "state", "created_at", "updated_at", "started_at", "finished_at", "error", "callback_url")
     view = {key: record.get(key) for key in keys}
     view.update(
+        tenant=record_tenant(record),
         progress=finished / len(items) if items else 1.0,
         counts=batch_counts(items),
         items=[dub_status(item) for item in items],

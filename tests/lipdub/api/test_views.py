@@ -177,3 +177,17 @@ def test_batch_status_has_every_field_and_drops_internal_ones() -> None:
     assert set(view) == set(BatchStatus.model_fields)
     assert "item_ids" not in view and "outcome" not in view
     assert BatchStatus.model_validate(view).progress == 0.0
+
+
+# --- tenant -------------------------------------------------------------------------------------
+
+def test_views_name_the_records_tenant() -> None:
+    items = [dub_record("ok", tenant="acme"), dub_record("queued", tenant="acme")]
+    batch = BatchStatus.model_validate(batch_status(batch_record(tenant="acme"), items))
+    assert batch.tenant == "acme" and [item.tenant for item in batch.items] == ["acme", "acme"]
+    assert DubStatus.model_validate(dub_status(dub_record("ok", tenant="globex"))).tenant == "globex"
+
+
+def test_a_record_from_before_tenants_shows_the_default_tenant() -> None:
+    assert dub_status(dub_record("ok"))["tenant"] == "default"
+    assert batch_status(batch_record(), [])["tenant"] == "default"

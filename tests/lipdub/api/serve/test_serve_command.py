@@ -18,9 +18,12 @@ def test_lipdub_serve_listens_on_the_given_port_and_stops_on_sigterm(tmp_path: P
     bring_loopback_up()
     (tmp_path / "in").mkdir()
     config = tmp_path / "api.yaml"
-    config.write_text(f"work_root: {tmp_path / 'work'}\napi: {{input_prefixes: [{tmp_path / 'in'}], output_root: {tmp_path / 'out'}}}\n")
+    (tmp_path / "in" / "acme").mkdir()
+    config.write_text(f"work_root: {tmp_path / 'work'}\napi: {{input_prefixes: [{tmp_path / 'in'}], output_root: {tmp_path / 'out'},"
+                      f" tenants: {{acme: {{input_prefixes: [{tmp_path / 'in' / 'acme'}]}}}}}}\n")
     port = free_loopback_port()
-    env = dict(os.environ, LIPDUB_API_TOKENS="cli-token", PYTHONUNBUFFERED="1", RAY_ADDRESS="")
+    env = dict(os.environ, LIPDUB_API_TOKENS="cli-token", LIPDUB_API_TENANT_TOKENS="acme=acme-token",
+               LIPDUB_API_ADMIN_TOKENS="admin-token", PYTHONUNBUFFERED="1", RAY_ADDRESS="")
     env.pop("RAY_ADDRESS")
     server = subprocess.Popen(
         [sys.executable, "-m", "jobs.cli", "serve", "--port", str(port), "--config", str(config)],
@@ -40,8 +43,10 @@ def test_lipdub_serve_listens_on_the_given_port_and_stops_on_sigterm(tmp_path: P
         session.trust_env = False
         health = session.get(f"http://127.0.0.1:{port}/v1/health", timeout=30)
         assert health.json() == {"status": "ok"}
-        listed = session.get(f"http://127.0.0.1:{port}/v1/dubs", headers={"Authorization": "Bearer cli-token"}, timeout=30)
-        assert listed.status_code == 200 and listed.json() == {"dubs": []}
+        # Every kind of token from the environment is accepted: legacy, a tenant's, an admin's.
+        for token in ("cli-token", "acme-token", "admin-token"):
+            listed = session.get(f"http://127.0.0.1:{port}/v1/dubs", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            assert listed.status_code == 200 and listed.json() == {"dubs": []}, token
         assert session.get(f"http://127.0.0.1:{port}/v1/dubs", timeout=30).status_code == 401
     finally:
         server.send_signal(signal.SIGTERM)
