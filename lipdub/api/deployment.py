@@ -10,6 +10,7 @@ from typing import Any
 
 from ray import serve
 
+from lipdub.api.serve_loopback import keep_replica_grpc_on_loopback
 from lipdub.api.settings import ApiSecrets
 from lipdub.config import PipelineConfig
 
@@ -24,6 +25,8 @@ class LipdubApi:
     """One replica: stateless apart from a handle to the runner (records are in the store)."""
 
     def __init__(self, config: PipelineConfig, secrets: ApiSecrets) -> None:
+        # In the replica, before Serve starts its gRPC server (after this constructor returns).
+        keep_replica_grpc_on_loopback()
         from lipdub.api.runner import get_or_start_runner
         from lipdub.api.service import ApiService, api_state_root
 
