@@ -88,7 +88,7 @@ def _with_motion_checkpoint(config, choice: Optional[str]):
 
 @app.command()
 def train(
-    sources: list[str] = typer.Argument(..., help="A catalog manifest (Parquet file or prefix, or CSV), or video files: every distinct video is a training example."),
+    sources: Optional[list[str]] = typer.Argument(None, help="A catalog manifest (Parquet file or prefix, or CSV), or video files: every distinct video is a training example (or --split)."),
     output: str = typer.Option(..., "--output", help="Checkpoint to write (local path or fsspec URI); resumed when it exists."),
     epochs: int = typer.Option(30, help="Total epochs (a resumed run trains up to this many)."),
     batch_size: int = typer.Option(32, help="Windows (2.56 s each) per step per worker."),
@@ -101,6 +101,15 @@ def train(
     checkpoint_every: int = typer.Option(10, help="Write the checkpoint every N epochs (and at the end)."),
     restart: bool = typer.Option(False, "--restart", help="Start over instead of resuming from OUTPUT."),
     seed: int = typer.Option(0, help="Random seed."),
+    split: Optional[str] = typer.Option(None, "--split", help="Train on this group (train) of models/splits/people_split.json under --media instead of SOURCES."),
+    media: Optional[str] = typer.Option(None, "--media", help="Shared media folder for --split, persons and licences (default ../shared/media)."),
+    max_windows_per_person: int = typer.Option(0, help="Cap on training windows per person (0: none); people from --media's catalog and the split."),
+    max_videos_per_person: int = typer.Option(0, help="Cap on videos per person, evenly spaced by name, applied before analysis (0: none)."),
+    feature_noise: float = typer.Option(0.1, help="Gaussian noise added to the standardised inputs while training."),
+    sync_check: bool = typer.Option(True, "--sync-check/--no-sync-check", help="Measure each video's own audio-video offset: shift or drop it."),
+    min_sync_corr: float = typer.Option(0.15, help="Own sync correlation below which a video is dropped."),
+    max_offset_ms: float = typer.Option(320.0, help="Own offsets beyond this are dropped rather than shifted."),
+    show_dropped: bool = typer.Option(False, "--show-dropped", help="List each video's measured offset and keep/shift/drop decision, then exit without training."),
     config_uri: Optional[str] = catalog_options.CONFIG,
     work_root: Optional[str] = catalog_options.WORK_ROOT,
     ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
@@ -113,11 +122,24 @@ def train(
     import shlex
     import sys
 
-    from jobs.train_motion import TrainRequest, run_training
+    from jobs.train_motion import TrainRequest, people_and_licences, run_training, split_videos, sync_report
     from lipdub.catalog import CatalogError
     from lipdub.config import PipelineConfig, load_config
     from lipdub.errors import InputError
     from models.motion_training import TrainSettings
+    from models.people_split import DEFAULT_MEDIA
+    from models.training_sync import SyncPolicy
+
+    media_dir = media or str(DEFAULT_MEDIA)
+    try:
+        sources = split_videos(split, media_dir) if split else list(sources or [])
+    except (InputError, ValueError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    if not sources:
+        typer.echo("error: give a catalog or video files, or --split GROUP", err=True)
+        raise typer.Exit(code=2)
+    people, licences = people_and_licences(media_dir)
 
     config = load_config(config_uri) if config_uri else PipelineConfig()
     config = config.with_overrides(work_root=work_root)
@@ -126,7 +148,7 @@ def train(
     request = TrainRequest(
         catalog_uri=sources[0] if len(sources) == 1 else sources,
         output_uri=output,
-        settings=TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed),
+        settings=TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, feature_noise=feature_noise),
         feature_kind="wav2vec2" if config.listen.wav2vec2_checkpoint else "logmel",
         workers=workers,
         use_gpu=gpu,
@@ -135,7 +157,16 @@ def train(
         restart=restart,
         exclude=tuple(exclude),
         command=shlex.join(["lipdub", *sys.argv[1:]]),
+        sync=SyncPolicy(min_corr=min_sync_corr, max_offset_ms=max_offset_ms, enabled=sync_check),
+        people=people,
+        max_windows_per_person=max_windows_per_person,
+        max_videos_per_person=max_videos_per_person,
+        licences=licences,
     )
+    if show_dropped:
+        for entry in sync_report(request, config, ray_address=ray_address):
+            typer.echo(json.dumps(entry, default=float))
+        return
     try:
         report = run_training(request, config, ray_address=ray_address)
     except (CatalogError, InputError, ValueError) as error:
@@ -213,22 +244,36 @@ def demo(
 
 @app.command("eval")
 def evaluate(
-    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], loco CLIP [CLIP ...], gate [SHARED_MEDIA_DIR]"),
+    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, loco CLIP [CLIP ...], gate [SHARED_MEDIA_DIR]"),
     source: Optional[str] = typer.Option(None, help="Source video the OUTPUT was made from."),
     dub_audio: Optional[str] = typer.Option(None, "--dub", help="Dub track the OUTPUT was made with."),
     oracle_motion: bool = typer.Option(False, help="holdout: drive the renderer with the real mouth shapes (renderer-only error)."),
     epochs: int = typer.Option(30, help="loco: training epochs per fold."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", help="holdout/loco: keep the halves, models and outputs here."),
+    split: Optional[str] = typer.Option(None, "--split", help="people/holdout: the people split's group (test, validation, train) instead of CLIPs."),
+    checkpoint: list[str] = typer.Option([], "--checkpoint", help="people: LABEL=URI of a learned checkpoint to compare (repeatable; default v1=builtin:lipdub-motion-v1)."),
+    fast: bool = typer.Option(False, "--fast", help="people: compare predicted mouth tracks, no rendering (for choices on validation)."),
+    media: Optional[Path] = typer.Option(None, "--media", help="people: shared media folder (default ../shared/media)."),
+    per_person: int = typer.Option(2, help="people: at most this many clips per person."),
     work_root: Optional[str] = typer.Option(None, help="Work store (default ~/.cache/lipdub/work)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Measure quality. `lipdub eval holdout CLIP...`: the hold-out lip-sync protocol.
+    `lipdub eval people --split test|validation` (or `holdout --split ...`): the protocol on the people
+    split's group (v1, rules, untouched; real and generated apart).
     `lipdub eval loco CLIP...`: leave-one-clip-out training of the learned model, then the protocol.
     `lipdub eval gate [DIR]`: the QA gate's precision/recall on ../shared/media (dubbed vs untouched).
     `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: the QA figures of one output (as `lipdub qa`)."""
     setup_logging(verbose)
-    if targets[0] == "loco":
+    if targets[0] == "people" or (targets[0] == "holdout" and split):
+        from jobs.eval_people import DEFAULT_CHECKPOINTS, run_people_eval
+        from models.people_split import DEFAULT_MEDIA
+
+        named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or dict(DEFAULT_CHECKPOINTS)
+        report = run_people_eval(split or "test", media=media or DEFAULT_MEDIA, checkpoints=named, per_person=per_person,
+                                 fast=fast, work_root=work_root, out_dir=out_dir)
+    elif targets[0] == "loco":
         from jobs.eval_loco import run_loco
         from models.motion_training import TrainSettings
 

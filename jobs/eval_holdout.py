@@ -19,7 +19,7 @@ import numpy as np
 
 from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
 from lipdub.config import EncodeConfig, PipelineConfig
-from lipdub.evaluation.metrics import pearson
+from lipdub.evaluation.metrics import mouth_jitter, pearson
 from lipdub.face.analysis import analyze_faces
 from lipdub.media.audio_io import load_audio, write_wav
 from lipdub.media.mux import mux_segments
@@ -81,12 +81,24 @@ def correlations(measured: np.ndarray, real: np.ndarray) -> dict[str, float]:
     return {"opening": pearson(measured[:n, 0], real[:n, 0]), "width": pearson(measured[:n, 1], real[:n, 1])}
 
 
+def jitter_ratio(measured: np.ndarray, real: np.ndarray) -> float:
+    """Mean absolute frame-to-frame change of the measured opening over the real one's (1.0: as
+    jittery as the real mouth; above: shakier)."""
+    n = min(len(measured), len(real))
+    real_jitter = mouth_jitter(real[:n, 0])
+    return mouth_jitter(measured[:n, 0]) / real_jitter if real_jitter > 0 else float("nan")
+
+
 def _dub_variant(
-    clips: list[HalvedClip], folder: Path, config: PipelineConfig, variant: str, checkpoints: dict[str, str] | None = None
+    clips: list[HalvedClip], folder: Path, config: PipelineConfig, variant: str, checkpoints: dict[str, str] | None = None,
+    label: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Dub every clip's first half with its second half's speech (one catalog run), then measure.
 
     Variant "learned" dubs each clip with its own checkpoint from ``checkpoints`` (leave-one-out).
+    ``label`` names the output files (default: the variant), so several learned runs can share a folder.
+    Figures per clip: opening and width r, jitter ratio (output vs the real second half) and the
+    QA stage's PSNR outside the lower face against the source.
     """
     rows = []
     for clip in clips:
@@ -94,7 +106,7 @@ def _dub_variant(
             "item_id": clip.name,
             "video_uri": clip.first_video,
             "audio_uri": clip.second_audio,
-            "output_uri": str(folder / f"{clip.name}_{variant}.mp4"),
+            "output_uri": str(folder / f"{clip.name}_{label or variant}.mp4"),
         }
         if variant == "oracle":
             targets = folder / f"{clip.name}_oracle.npy"
@@ -114,7 +126,9 @@ def _dub_variant(
             figures[clip.name] = {"status": "failed", "error": result["error"]}
             continue
         measured = measure_mouth(result["output_uri"], load_audio(clip.second_audio, sample_rate=SAMPLE_RATE))
-        figures[clip.name] = {"status": "ok", **correlations(measured, clip.second_real), "output": result["output_uri"]}
+        figures[clip.name] = {"status": "ok", **correlations(measured, clip.second_real),
+                              "jitter_ratio": jitter_ratio(measured, clip.second_real),
+                              "outside_psnr_db": result.get("qa_outside_psnr_db"), "output": result["output_uri"]}
     return figures
 
 

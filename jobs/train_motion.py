@@ -8,6 +8,16 @@ epochs, and a card beside it (CKPT_URI + ".json": command, videos seen by name, 
 and why, settings, size, losses, validation score, throughput). Run it again with the same
 output and it resumes from the checkpoint's epoch; ``restart`` starts over.
 
+Honest pairs (``models.training_sync``): before windows are cut, every video's own audio-video
+offset is measured (the QA gate's syllable-rate sync measure); a video is kept, shifted (its lips
+read at the measured offset) or dropped (own sync too weak, or offset beyond the bound), and the
+card records each decision and its reason (``sync``). ``lipdub train --show-dropped`` lists the
+decisions without training.
+
+Balance: windows are capped per *person* (``max_windows_per_person``; people from ``people``,
+e.g. the shared catalog's ``person`` column or ``models/splits/people_split.json``; a video not
+named there is its own person), the windows kept chosen evenly over that person's videos.
+
 On a cluster: ``ray job submit --working-dir . -- python -m jobs.train_motion CATALOG --output s3://...``.
 """
 from __future__ import annotations
@@ -33,6 +43,7 @@ from models.lipsync_net import NetConfig
 from models.motion_checkpoint import checkpoint_exists, load_checkpoint
 from models.motion_inputs import n_input_features
 from models.motion_training import TrainSettings
+from models.training_sync import SyncPolicy
 from pipelines.training_pipeline import video_name
 
 log = logging.getLogger(__name__)
@@ -59,6 +70,11 @@ class TrainRequest:
     restart: bool = False
     exclude: tuple[str, ...] = ()  # video names (file stems) left out, e.g. for leave-one-out
     command: str = ""
+    sync: SyncPolicy = field(default_factory=SyncPolicy)  # own-sync check: keep, shift or drop each video
+    people: dict[str, str] = field(default_factory=dict)  # video name -> person (absent: its own person)
+    max_windows_per_person: int = 0  # 0: no cap
+    max_videos_per_person: int = 0  # 0: no cap; else evenly spaced (by name) videos kept, before analysis
+    licences: dict[str, str] = field(default_factory=dict)  # video name -> licence, copied to the card
 
 
 @dataclass
@@ -69,6 +85,51 @@ class TrainReport:
     validation: list[str]
     skipped: list[dict[str, str]]
     final: dict[str, float]
+
+
+CLIPS_LICENCES = {  # ../shared/media/SOURCES.md: the evaluation clips' own sources
+    "real": "VideoReTalking examples/face (OpenTalker), Apache-2.0 (repo)",
+    "gen": "V-Express test_samples/vasa-1 (Tencent AI Lab), generated; no licence file: test use only",
+}
+
+
+def people_and_licences(media: str) -> tuple[dict[str, str], dict[str, str]]:
+    """video name -> person and -> licence, from the shared media folder's train/catalog.csv and
+    the people split (each clips/ file its own person)."""
+    import csv
+
+    from models.people_split import load_split
+
+    people: dict[str, str] = {}
+    licences: dict[str, str] = {}
+    for members in load_split()["groups"].values():
+        for person, entry in members.items():
+            for clip in entry["clips"]:
+                people[os.path.splitext(os.path.basename(clip))[0]] = person
+    catalog = os.path.join(media, "train", "catalog.csv")
+    if os.path.exists(catalog):
+        with open(catalog, newline="") as handle:
+            for row in csv.DictReader(handle):
+                name = os.path.splitext(row["file"])[0]
+                people.setdefault(name, row["person"])
+                licences[name] = row.get("license", "")
+    for name in list(people):
+        if name.startswith(("gen_", "real_")) and name not in licences:
+            licences[name] = CLIPS_LICENCES["gen" if name.startswith("gen_") else "real"]
+    return people, licences
+
+
+def split_videos(group: str, media: str) -> list[str]:
+    """The video files of one group of the people split (``lipdub train --split train``)."""
+    from pathlib import Path
+
+    from models.people_split import clips_of
+
+    videos = [str(path) for _, _, path in clips_of(group, Path(media))]
+    missing = [v for v in videos if not os.path.exists(v)]
+    if missing:
+        raise InputError(f"{missing[0]}: file does not exist ({len(missing)} of the {group} group's videos missing under {media})")
+    return videos
 
 
 def _validation_names(names: list[str], count: int) -> list[str]:
@@ -105,6 +166,8 @@ class _TrainingData:
     n_windows: int
     embedding_dim: int
     template_reference: np.ndarray  # mean reference lip shape of the training windows
+    sync: list[dict[str, Any]] = field(default_factory=list)  # per video: measured offset, action, reason
+    windows_per_person: dict[str, dict[str, int]] = field(default_factory=dict)  # person -> made / kept
 
 
 def _previous_state(request: TrainRequest) -> dict[str, Any] | None:
@@ -124,34 +187,167 @@ def _previous_state(request: TrainRequest) -> dict[str, Any] | None:
     return previous
 
 
+def own_sync_decisions(rows: list[dict[str, Any]], policy: SyncPolicy) -> dict[str, Any]:
+    """video URI -> ``OwnSync`` for analysed rows: the video's own offset, and keep/shift/drop."""
+    from lipdub.audio.frame_loudness import loudness_per_frame_or_none
+    from lipdub.face.analysis_record import FaceAnalysis
+    from lipdub.storage import local_path
+    from lipdub.work_store import fetch_member
+    from models.training_sync import decide
+
+    decisions = {}
+    for row in rows:
+        faces = FaceAnalysis.from_npz(str(fetch_member(row["analysis_uri"])))
+        opening = faces.mouth_measurements(missing=np.nan)[:, 0].astype(np.float64)
+        with local_path(row["video_uri"]) as video_path:
+            loud = loudness_per_frame_or_none(video_path, faces.n_frames, faces.fps)
+        decisions[row["video_uri"]] = decide(opening, loud, faces.fps, policy)
+    return decisions
+
+
+class _ShiftedWindows:
+    """Ray Data flat_map: one analysed video row -> its training windows, lips read at the row's
+    own offset (``offset_s``), each window tagged with its person and start step."""
+
+    def __init__(self, feature_kind: str, stride: int) -> None:
+        self.feature_kind, self.stride = feature_kind, stride
+
+    def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        from lipdub.face.analysis_record import FaceAnalysis
+        from lipdub.work_store import fetch_member
+        from models.training_pairs import clip_windows, training_clip
+        from operators.move import read_speech
+
+        faces = FaceAnalysis.from_npz(str(fetch_member(row["analysis_uri"])))
+        speech = read_speech(row["dub_speech_uri"])
+        try:
+            clip = training_clip(video_name(row["video_uri"]), faces, speech, self.feature_kind, offset_s=float(row["offset_s"]))
+        except ValueError as error:
+            log.warning("no training windows from %s: %s", row["video_uri"], error)
+            return []
+        out = []
+        for index, window in enumerate(clip_windows(clip, stride=self.stride)):
+            out.append({**{name: window[name] for name in ("clip", "features", "motion", "valid", "reference")},
+                        "person": row["person"], "index": index})
+        return out
+
+
+def _windows(rows: list[dict[str, Any]], kind: str, stride: int, offsets: dict[str, float], people: dict[str, str]) -> Any:
+    import ray
+
+    items = [{"video_uri": r["video_uri"], "analysis_uri": r["analysis_uri"], "dub_speech_uri": r["dub_speech_uri"],
+              "offset_s": float(offsets.get(r["video_uri"], 0.0)),
+              "person": people.get(video_name(r["video_uri"]), video_name(r["video_uri"]))} for r in rows]
+    return ray.data.from_items(items).flat_map(_ShiftedWindows(kind, stride)).materialize()
+
+
+def capped_videos(names: list[str], people: dict[str, str], cap: int) -> tuple[list[str], list[str]]:
+    """(kept, left out) video names when a person may bring at most ``cap`` videos: evenly spaced
+    over that person's videos sorted by name (deterministic); a video not in ``people`` is its own person."""
+    if cap <= 0:
+        return list(names), []
+    by_person: dict[str, list[str]] = {}
+    for name in sorted(names):
+        by_person.setdefault(people.get(name, name), []).append(name)
+    kept: set[str] = set()
+    for videos in by_person.values():
+        picks = range(len(videos)) if len(videos) <= cap else np.unique(np.floor(np.arange(cap) * len(videos) / cap).astype(int))
+        kept.update(videos[i] for i in picks)
+    return [n for n in names if n in kept], [n for n in names if n not in kept]
+
+
+def capped_windows(tags: list[tuple[str, str, int]], cap: int) -> set[tuple[str, int]]:
+    """(clip, index) of the windows kept when each person may have at most ``cap`` windows.
+
+    ``tags``: (person, clip, window index) of every window. A person over the cap keeps windows
+    spread evenly over all of its windows in (clip, index) order, so every clip keeps its share.
+    """
+    by_person: dict[str, list[tuple[str, int]]] = {}
+    for person, clip, index in tags:
+        by_person.setdefault(person, []).append((clip, index))
+    kept: set[tuple[str, int]] = set()
+    for windows in by_person.values():
+        windows.sort()
+        if cap <= 0 or len(windows) <= cap:
+            kept.update(windows)
+            continue
+        picks = np.unique(np.floor(np.arange(cap) * len(windows) / cap).astype(int))
+        kept.update(windows[i] for i in picks)
+    return kept
+
+
 def _training_data(request: TrainRequest, config: PipelineConfig, source_rows: list[dict[str, Any]]) -> _TrainingData:
-    """Analyse the videos (cached) and cut training and validation windows as Ray Datasets."""
-    from pipelines.training_pipeline import analyse_videos, video_rows, windows_dataset
+    """Analyse the videos (cached), check each one's own sync, and cut training and validation
+    windows (capped per person) as Ray Datasets."""
+    from pipelines.training_pipeline import analyse_videos, video_rows
 
     rows, rejected = video_rows(source_rows)
     rows = [row for row in rows if video_name(row["video_uri"]) not in request.exclude]
+    _, capped = capped_videos([video_name(r["video_uri"]) for r in rows], request.people, request.max_videos_per_person)
+    rows = [row for row in rows if video_name(row["video_uri"]) not in set(capped)]
     analysed = analyse_videos(rows, config)
     ok = [row for row in analysed if row.get("status") != "failed"]
     skipped = [{"video": r["video_uri"], "error": r.get("error") or "failed"} for r in analysed if r.get("status") == "failed"]
     skipped += [{"video": r.get("video_uri") or r["item_id"], "error": r.get("error") or "bad catalog row"} for r in rejected]
+    if capped:
+        log.info("balance: %d videos left out (over %d per person)", len(capped), request.max_videos_per_person)
+    decisions = own_sync_decisions(ok, request.sync)
+    sync = [{"video": video_name(uri), "person": request.people.get(video_name(uri), video_name(uri)), **d.to_dict()}
+            for uri, d in sorted(decisions.items(), key=lambda item: video_name(item[0]))]
+    for uri, decision in decisions.items():
+        if decision.action == "drop":
+            skipped.append({"video": uri, "error": f"dropped: {decision.reason}"})
+        elif decision.action == "shift":
+            log.info("shifting %s: %s", video_name(uri), decision.reason)
+    ok = [row for row in ok if decisions[row["video_uri"]].action != "drop"]
     for entry in skipped:
         log.warning("not training on %s: %s", entry["video"], entry["error"])
     validation = _validation_names(sorted(video_name(row["video_uri"]) for row in ok), request.validation_videos)
     train_rows = [row for row in ok if video_name(row["video_uri"]) not in validation]
     if not train_rows:
         raise ValueError("no usable training video in the catalog: " + "; ".join(f"{s['video']}: {s['error']}" for s in skipped[:5]))
-    train_ds = windows_dataset(train_rows, request.feature_kind, request.window_stride)
-    n_windows = train_ds.count()
+    offsets = {uri: d.offset_s for uri, d in decisions.items()}
+    train_ds = _windows(train_rows, request.feature_kind, request.window_stride, offsets, request.people)
+    tags = [(r["person"], r["clip"], int(r["index"])) for r in train_ds.select_columns(["person", "clip", "index"]).take_all()]
+    kept = capped_windows(tags, request.max_windows_per_person)
+    per_person: dict[str, dict[str, int]] = {}
+    for person, clip, index in tags:
+        counts = per_person.setdefault(person, {"windows": 0, "kept": 0})
+        counts["windows"] += 1
+        counts["kept"] += int((clip, index) in kept)
+    if len(kept) < len(tags):
+        train_ds = train_ds.filter(lambda r, kept=kept: (r["clip"], int(r["index"])) in kept).materialize()
+    train_ds = train_ds.drop_columns(["person", "index"])
+    n_windows = len(kept)
     if n_windows == 0:
         raise ValueError("the training videos are too short for one training window (2.56 s with the speaker)")
     datasets = {"train": train_ds}
     if validation:
         val_rows = [row for row in ok if video_name(row["video_uri"]) in validation]
-        datasets["validation"] = windows_dataset(val_rows, request.feature_kind, stride=10**6)
+        datasets["validation"] = _windows(val_rows, request.feature_kind, 10**6, offsets, request.people).drop_columns(["person", "index"])
     references = np.stack([row["reference"] for row in train_ds.select_columns(["reference"]).take_all()])
     n_features = int(train_ds.take(1)[0]["features"].shape[1])
     return _TrainingData(datasets, sorted(video_name(r["video_uri"]) for r in train_rows), validation, skipped, n_windows,
-                         n_features - n_input_features("logmel"), references.mean(axis=0))
+                         n_features - n_input_features("logmel"), references.mean(axis=0), sync, per_person)
+
+
+def sync_report(request: TrainRequest, config: PipelineConfig, ray_address: str | None = None) -> list[dict[str, Any]]:
+    """What ``lipdub train`` would keep, shift and drop (``--show-dropped``), without training."""
+    from pipelines.ray_adapter import ensure_ray
+    from pipelines.training_pipeline import analyse_videos, video_rows
+
+    rows, rejected = video_rows(_source_rows(request.catalog_uri))
+    kept, _ = capped_videos([video_name(r["video_uri"]) for r in rows], request.people, request.max_videos_per_person)
+    ensure_ray(ray_address)
+    analysed = analyse_videos([r for r in rows if video_name(r["video_uri"]) in set(kept) - set(request.exclude)], config)
+    ok = [row for row in analysed if row.get("status") != "failed"]
+    out = [{"video": video_name(r["video_uri"]), "action": "drop", "reason": r.get("error") or "failed"}
+           for r in analysed if r.get("status") == "failed"]
+    out += [{"video": r.get("video_uri") or r["item_id"], "action": "drop", "reason": r.get("error") or "bad catalog row"}
+            for r in rejected]
+    for uri, decision in own_sync_decisions(ok, request.sync).items():
+        out.append({"video": video_name(uri), "person": request.people.get(video_name(uri), video_name(uri)), **decision.to_dict()})
+    return sorted(out, key=lambda entry: entry["video"])
 
 
 def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str | None = None) -> TrainReport:
@@ -191,7 +387,9 @@ def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str
         "features": features,
         # Tensors, not numpy arrays: checkpoints load with weights_only=True.
         "template_reference": torch.as_tensor(data.template_reference, dtype=torch.float32),
-        "meta": {"videos": data.videos, "validation_videos": data.validation, "command": request.command},
+        "meta": {"videos": data.videos, "validation_videos": data.validation, "command": request.command,
+                 "shifted": {e["video"]: e["offset_ms"] for e in data.sync if e["action"] == "shift"},
+                 "dropped": {e["video"]: e["reason"] for e in data.sync if e["action"] == "drop"}},
     }
     started = time.perf_counter()
     TorchTrainer(
@@ -223,6 +421,15 @@ def _write_card(request: TrainRequest, data: _TrainingData, state: dict[str, Any
         "validation_videos": data.validation,
         "excluded_videos": sorted(request.exclude),
         "skipped": data.skipped,
+        "sync_policy": request.sync.to_dict(),
+        "sync": data.sync,
+        "shifted": [e["video"] for e in data.sync if e["action"] == "shift"],
+        "dropped": [e["video"] for e in data.sync if e["action"] == "drop"],
+        "people": sorted({request.people.get(v, v) for v in data.videos}),
+        "max_windows_per_person": request.max_windows_per_person,
+        "max_videos_per_person": request.max_videos_per_person,
+        "windows_per_person": data.windows_per_person,
+        "licences": {v: request.licences[v] for v in data.videos if v in request.licences},
         "training_windows": data.n_windows,
         "epochs": int(state["epoch"]),
         "features": features,

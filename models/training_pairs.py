@@ -38,13 +38,21 @@ class TrainingClip:
         return len(self.valid)
 
 
-def training_clip(name: str, faces: FaceAnalysis, speech: SpeechFeatures, kind: str = "logmel") -> TrainingClip:
-    """Align one video's lips with its own speech at the model rate. ValueError if no speaker."""
+def training_clip(name: str, faces: FaceAnalysis, speech: SpeechFeatures, kind: str = "logmel",
+                  offset_s: float = 0.0) -> TrainingClip:
+    """Align one video's lips with its own speech at the model rate. ValueError if no speaker.
+
+    ``offset_s``: the video's measured own offset (``models.training_sync``; positive: the mouth
+    lags the sound): the lips for the sound at time t are read at t + offset_s. Steps whose
+    shifted frame falls outside the video are masked out.
+    """
     duration = min(faces.n_frames / faces.fps, speech.duration_s)
     n_steps = model_steps(duration)
-    # The video frame on screen at each step's centre.
-    frame = np.minimum(((np.arange(n_steps) + 0.5) / MODEL_RATE * faces.fps).astype(int), faces.n_frames - 1)
-    valid = faces.valid[frame].copy()
+    # The video frame on screen at each step's centre (plus the video's own offset).
+    position = np.floor(((np.arange(n_steps) + 0.5) / MODEL_RATE + offset_s) * faces.fps).astype(int)
+    inside = (position >= 0) & (position < faces.n_frames)
+    frame = np.clip(position, 0, max(faces.n_frames - 1, 0))
+    valid = faces.valid[frame] & inside
     lips = canonical_lips(faces.landmarks[frame]) if n_steps else np.zeros((0, 40, 2), np.float32)
     reference = reference_lips(lips, valid)
     motion = np.where(valid[:, None, None], lips - reference, 0.0).astype(np.float32)
