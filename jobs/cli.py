@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from jobs import catalog_options
+from jobs import gc as gc_job
 
 app = typer.Typer(
     help="lipdub: lip-sync dubbed speech onto video, one clip or a catalog, on Ray Data.",
@@ -458,6 +459,9 @@ def bench_api(
     from jobs.bench_api import run_api_bench
 
     typer.echo(json.dumps(run_api_bench(dubs, threads, max_running, out_dir), indent=2, default=float))
+
+
+app.command("gc")(gc_job.gc_command)  # defined in jobs/gc.py, shared with `python -m jobs.gc`
 
 
 def main() -> None:

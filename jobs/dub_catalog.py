@@ -28,6 +28,7 @@ from lipdub.item_row import rows_to_table
 from lipdub.results import CLOSE_RETRY_SECONDS, ResultsKeptLocally, ResultsWriter, RunSummary, new_run_id, retry_storage_write
 from lipdub.run_state import RunPlan, plan_run
 from lipdub.storage import atomic_output, join_uri
+from lipdub.store_gc import sweep_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def run_catalog(
     catalog = catalog or read_catalog(catalog_uri, output_root)
     state_root = state_root or default_state_root(catalog_uri, output_root, config)
     run_id = run_id or new_run_id(run_prefix)
+    sweep_stale_temporaries(output_root, state_root, config.work_root)  # of writers that died; never raises
     plan = plan_run(catalog.rows, config, state_root, force=force)
     log.info("catalog %s: %d items; plan %s; run %s", catalog_uri, len(catalog), json.dumps(plan.reasons, sort_keys=True), run_id)
     writer = ResultsWriter(state_root, run_id)

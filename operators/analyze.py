@@ -24,6 +24,7 @@ from lipdub.media.probe import probe_video
 from lipdub.media.video_reader import iter_frames
 from lipdub.render.atlas import build_mouth_atlas
 from lipdub.storage import join_uri, local_path
+from lipdub.store_gc import touch_last_used
 from lipdub.work_store import analysis_uri, fetch_directory, is_complete, publish_directory
 from operators.base import Operator
 
@@ -62,6 +63,8 @@ class AnalyzeOperator(Operator):
         if not cached:
             with local_path(row["video_uri"]) as video_path, publish_directory(directory) as staging:
                 self._analyze(video_path, speaker_point, staging)
+        else:
+            touch_last_used(directory)  # `lipdub gc` keeps analyses reused within its window
         faces = FaceAnalysis.from_npz(str(fetch_directory(directory) / FACES_FILE))
         row.update(
             analysis_uri=join_uri(directory, FACES_FILE),

@@ -25,6 +25,7 @@ from lipdub.errors import InputError
 from lipdub.fingerprint import combine
 from lipdub.media.audio_io import load_audio
 from lipdub.storage import join_uri, local_path, uri_exists
+from lipdub.store_gc import touch_last_used
 from lipdub.work_store import analysis_uri, publish_file
 from operators.base import Operator
 
@@ -96,6 +97,7 @@ class ListenOperator(Operator):
         directory = analysis_uri(self.config.work_root, combine(*key_parts))
         uri = join_uri(directory, SOURCE_SPEECH_FILE)
         if uri_exists(uri):
+            touch_last_used(directory)  # `lipdub gc` keeps what was reused within its window
             return uri
         with local_path(row["video_uri"]) as video_path:
             try:
