@@ -7,6 +7,7 @@ test samples their listening sockets from /proc/net/tcp and tcp6 while the run g
 """
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from tests.ray_processes import processes_with_env, stop_processes_with_env
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")]
 
 MARK = "LIPDUB_SOCKET_TEST_RUN"
+log = logging.getLogger(__name__)
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -82,6 +84,7 @@ def test_a_local_dub_listens_only_on_loopback(demo_inputs, tmp_path: Path) -> No
     finally:
         _stop_marked(marker)
     assert driver.returncode == 0, output[-3000:]
+    log.info("listening sockets of a local dub, by address: %s", _by_address(sampler.seen))
     executables = {listener.executable for listener in sampler.seen}
     # The sampler really saw Ray: its GCS, raylet and workers listen while the dub runs.
     assert {"gcs_server", "raylet"} <= executables, _by_address(sampler.seen)
