@@ -12,8 +12,10 @@ half left untouched.
 Figures per variant, for all people and for real footage and generated faces apart: mean opening
 r, mean width r, jitter ratio (mean absolute frame-to-frame change of the output's opening over the
 real second half's: 1.0 is as steady as the real mouth), and PSNR outside the lower face against
-the source (the QA stage's measure; untouched is the source itself). Means are over people (a
-person's clips are averaged first), so no person counts more for having more clips.
+the source (the QA stage's measure; untouched is the source itself: inf). Means are over people
+(a person's clips are averaged first), so no person counts more for having more clips.
+``never_trained_on``: the same means over the people none of the compared checkpoints trained on
+(lipdub-motion-v1 was trained on all of ../shared/media/clips, some of which are test people).
 
 ``fast=True`` skips rendering: each model's predicted mouth track is compared with the real one
 directly (the learned model fitted on the first half's measured mouth and lips, as the move stage
@@ -62,29 +64,47 @@ def select_clips(group: str, media: Path, per_person: int, min_seconds: float,
     return chosen, left_out
 
 
-def summarise(per_clip: dict[str, dict[str, Any]], people: dict[str, tuple[str, str]], variants: list[str]) -> dict[str, Any]:
-    """Means over people of each variant's figures: ``{"all"|"real"|"generated": {variant: {metric: mean}}}``.
+def summarise(per_clip: dict[str, dict[str, Any]], people: dict[str, tuple[str, str]], variants: list[str],
+              seen: set[str] | None = None) -> dict[str, Any]:
+    """Means over people of each variant's figures: ``{"all"|"real"|"generated": {variant: {metric: mean}}}``,
+    plus ``"never_trained_on"`` when ``seen`` (clips some compared checkpoint trained on) is given:
+    the people none of the compared checkpoints saw.
 
-    ``people``: clip -> (person, kind). Failed clips and non-finite figures are left out.
+    ``people``: clip -> (person, kind). Failed clips and NaN figures are left out.
     """
+    subsets = {"all": lambda clip: True, "real": lambda clip: people[clip][1] == "real",
+               "generated": lambda clip: people[clip][1] == "generated"}
+    if seen is not None:
+        seen_people = {people[c][0] for c in people if c in seen}
+        subsets["never_trained_on"] = lambda clip: people[clip][0] not in seen_people
     out: dict[str, Any] = {}
-    for subset in ("all", "real", "generated"):
+    for subset, chosen in subsets.items():
         out[subset] = {}
+        clips = [clip for clip in people if chosen(clip)]
         for variant in variants:
             figures = {}
             for metric in METRICS:
                 per_person: dict[str, list[float]] = {}
-                for clip, (person, kind) in people.items():
-                    if subset != "all" and kind != subset:
-                        continue
+                for clip in clips:
                     value = per_clip.get(clip, {}).get(variant, {}).get(metric)
-                    if value is not None and np.isfinite(value):
-                        per_person.setdefault(person, []).append(float(value))
+                    if value is not None and not np.isnan(value):
+                        per_person.setdefault(people[clip][0], []).append(float(value))
                 values = [float(np.mean(v)) for v in per_person.values()]
                 figures[metric] = float(np.mean(values)) if values else float("nan")
-            figures["people"] = len({people[c][0] for c in people if subset == "all" or people[c][1] == subset})
+            figures["people"] = len({people[c][0] for c in clips})
             out[subset][variant] = figures
     return out
+
+
+def trained_on(checkpoints: dict[str, str]) -> set[str]:
+    """Names of the videos any of the checkpoints was trained on (from each checkpoint's own record)."""
+    seen: set[str] = set()
+    for uri in checkpoints.values():
+        try:
+            seen.update(_state_of(uri.partition("@")[0]).get("meta", {}).get("videos", []))
+        except Exception as error:  # noqa: BLE001  (an unreadable record: nothing known, said in the log)
+            log.warning("cannot read the training videos of %s: %s", uri, error)
+    return seen
 
 
 def run_people_eval(
@@ -108,11 +128,11 @@ def run_people_eval(
     people = {path.stem: (person, kind) for person, kind, path in chosen}
     runner = _fast_figures if fast else _rendered_figures
     per_clip, variants = runner([path for _, _, path in chosen], checkpoints, work_root, out_dir)
-    summary = summarise(per_clip, people, variants)
+    summary = summarise(per_clip, people, variants, seen=trained_on(checkpoints))
     _log_summary(group, summary, fast)
     return {"split": group, "mode": "fast (motion only)" if fast else "rendered", "clips": per_clip,
             "people": {clip: {"person": p, "kind": k} for clip, (p, k) in people.items()}, "left_out": left_out,
-            "checkpoints": checkpoints, "summary": summary}
+            "checkpoints": checkpoints, "trained_on_here": sorted(trained_on(checkpoints) & set(people)), "summary": summary}
 
 
 def _rendered_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str | None,
@@ -180,7 +200,8 @@ def _fast_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str
         figures: dict[str, Any] = {"untouched": {**correlations(first, second), "jitter_ratio": jitter_ratio(first, second)}}
         models: dict[str, Any] = {"rules": default_motion_model()}
         for label, uri in checkpoints.items():
-            models[label] = LearnedMotionModel(_state_of(uri))
+            uri, _, share = uri.partition("@")  # fast mode only: URI@0.7 sets the blend's learned share
+            models[label] = LearnedMotionModel(_state_of(uri), learned_share=float(share) if share else None)
         for label, model in models.items():
             try:
                 model.fit_speaker(source, first, fps, landmarks=faces.landmarks[:half])

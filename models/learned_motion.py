@@ -47,7 +47,7 @@ class LearnedMotionModel:
         self,
         checkpoint: dict[str, Any],
         *,
-        learned_share: float = 0.5,
+        learned_share: float | None = None,
         adapt_steps: int = 0,
         adapt_seconds: float = 5.0,
         adapt_learning_rate: float = 3e-4,
@@ -61,7 +61,10 @@ class LearnedMotionModel:
         self.reference = np.asarray(checkpoint["template_reference"], dtype=np.float32)
         self.adapt_steps, self.adapt_seconds, self.adapt_learning_rate = adapt_steps, adapt_seconds, adapt_learning_rate
         self.min_pause_s = min_pause_s
-        self.learned_share = learned_share
+        # The blend share: given, else the checkpoint's own (``inference.learned_share``, chosen on
+        # validation people when it was made), else an even blend.
+        inference = checkpoint.get("inference") or {}
+        self.learned_share = float(learned_share if learned_share is not None else inference.get("learned_share", 0.5))
         self.rules = CalibratedMotionModel(min_pause_s=min_pause_s)
         self.speaker = SpeakerRange.typical()
         # The speaker's measured [opening, width] mean and spread, which predictions take on.

@@ -6,7 +6,8 @@ Before training, every video's own sync is measured with the QA gate's measure
 (``lipdub.evaluation.metrics.syllable_sync``: the mouth opening against the loudness, both at
 the syllable rate, searched ``SYNC_SEARCH_S`` either way), then the video is
 
-- kept as it is (offset 0 frames),
+- kept as it is (offset 0 frames, or an offset whose correlation does not beat zero's by
+  ``min_offset_gain``, as the QA gate judges offsets),
 - shifted: its lips are read ``offset`` later/earlier so they line up with the sound, or
 - dropped: its own sync is too weak to trust (correlation at the best offset below
   ``min_corr``, or below what chance reaches on a clip that short: ``chance_z / sqrt(frames)``), or the best offset is at the edge of the search or beyond ``max_offset_ms``
@@ -35,6 +36,9 @@ class SyncPolicy:
     # ... and below chance_z / sqrt(frames): the best of 2*search+1 lags of unrelated signals reaches
     # about 2.5/sqrt(n) (syllable-rate signals are smooth), so a short clip needs a stronger r.
     chance_z: float = 3.0
+    # An offset counts only where its correlation beats the one at zero by this much (the QA gate's
+    # ``min_offset_gain``): on a 3 s clip the best of 21 offsets is often noise a little above zero's.
+    min_offset_gain: float = 0.1
     max_offset_ms: float = 320.0  # offsets beyond this (or at the search edge): dropped, not shifted
     search_s: float = SYNC_SEARCH_S
     enabled: bool = True  # False: every video kept unshifted (the old behaviour)
@@ -86,6 +90,9 @@ def decide(opening: np.ndarray, loudness_db: np.ndarray | None, fps: float, poli
     needed = max(policy.min_corr, policy.chance_z / np.sqrt(max(np.isfinite(opening).sum(), 1)))
     if corr < needed:
         return OwnSync(lag, ms, corr, zero, fps, "drop", f"own sync too weak (r {corr:.2f} < {needed:.2f} at its best offset)")
+    if lag != 0 and not corr - zero >= policy.min_offset_gain:
+        return OwnSync(lag, ms, corr, zero, fps, "keep",
+                       f"in sync: best offset {ms:+.0f} ms not clearly better than zero (r {corr:.2f} vs {zero:.2f})")
     if abs(lag) >= max_lag or abs(ms) > policy.max_offset_ms:
         return OwnSync(lag, ms, corr, zero, fps, "drop", f"offset {ms:+.0f} ms beyond the bound ({policy.max_offset_ms:.0f} ms) or the search")
     if lag == 0:

@@ -40,3 +40,13 @@ def test_summary_averages_people_not_clips_and_splits_real_from_generated():
     assert math.isclose(summary["all"]["v1"]["jitter_ratio"], 1.5)
     assert math.isnan(summary["generated"]["v1"]["opening"])
     assert summary["all"]["v1"]["people"] == 3 and summary["generated"]["v1"]["people"] == 1
+
+
+def test_summary_of_people_no_compared_checkpoint_trained_on():
+    per_clip = {c: {"v": {"opening": o, "width": 0.0, "jitter_ratio": 1.0, "outside_psnr_db": float("inf")}}
+                for c, o in (("a1", 0.9), ("a2", 0.7), ("b", 0.1))}
+    people = {"a1": ("A", "real"), "a2": ("A", "real"), "b": ("B", "generated")}
+    summary = summarise(per_clip, people, ["v"], seen={"a2"})
+    assert summary["never_trained_on"]["v"]["people"] == 1  # A is out: one of its clips was seen
+    assert math.isclose(summary["never_trained_on"]["v"]["opening"], 0.1)
+    assert summary["all"]["v"]["outside_psnr_db"] == float("inf")  # untouched: the source itself
