@@ -76,7 +76,7 @@ def status_calls_per_second(url: str, threads: int, seconds: float) -> float:
 def run_api_bench(dubs: int, threads: int, max_running: int, out_dir: Path | None) -> dict[str, Any]:
     from jobs.demo import build_demo_inputs
     from lipdub.api.deployment import start_api, stop_api
-    from lipdub.api.settings import ApiSecrets
+    from lipdub.api_settings import ApiSecrets
     from lipdub.config import config_from_mapping
 
     folder = out_dir or Path(tempfile.mkdtemp(prefix="lipdub-bench-api-"))

@@ -12,7 +12,7 @@ import threading
 
 import typer
 
-from lipdub.api.settings import ApiSecrets
+from lipdub.api_settings import ApiSecrets
 from lipdub.config import PipelineConfig
 
 log = logging.getLogger(__name__)

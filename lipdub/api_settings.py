@@ -1,6 +1,9 @@
 """The HTTP API's settings: the ``api:`` section of a lipdub config file, plus secrets from the
 environment (never from a config file, which tends to end up in a repository).
 
+Part of the library (beside `lipdub.config`, which holds the ``api`` section), not of
+`lipdub.api`: the API sits above the pipelines it starts, and the config may not import upward.
+
 Secure by default: with no prefixes configured the API reads no input and accepts no callback,
 and `lipdub serve` refuses to start without at least one bearer token.
 

@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lipdub.item_row import CATALOG_COLUMNS, OPTIONAL_CATALOG_COLUMNS, empty_row
+from lipdub.item_row import CATALOG_COLUMNS, OPTIONAL_CATALOG_COLUMNS, empty_row, safe_name
 from lipdub.storage import filesystem_for, is_local, join_uri
 from lipdub.timeline import SYNC_MODES
 
@@ -149,8 +149,6 @@ def output_name(item_id: str) -> str:
     """A file name for an item's output: the item_id itself when that is a safe file name."""
     if _SAFE_ID.match(item_id) and len(item_id) <= 120:
         return item_id
-    from operators.probe import safe_name
-
     return safe_name(item_id)
 
 

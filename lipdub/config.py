@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from lipdub.api.settings import ApiConfig
+from lipdub.api_settings import ApiConfig
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def _checkpoint_stamp(uri: str | None) -> str | None:
         return None
     from lipdub.errors import InputError
     from lipdub.fingerprint import input_stamp, uri_sha256
-    from models.motion_checkpoint import BUILTIN_PREFIX, resolve_checkpoint_uri
+    from lipdub.checkpoint_uri import BUILTIN_PREFIX, resolve_checkpoint_uri
 
     try:
         path = resolve_checkpoint_uri(uri)

@@ -6,6 +6,7 @@ blocks from different stages and failed items always concatenate.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, Iterable
 
@@ -132,3 +133,10 @@ def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
             raise KeyError(f"unknown row columns: {sorted(extra)}")
         full.append({name: row.get(name) for name in COLUMNS})
     return pa.Table.from_pylist(full, schema=ROW_SCHEMA)
+
+
+def safe_name(text: str) -> str:
+    """A filesystem-safe, still readable and unique name for an item id (its work folder, and
+    its output file when the id itself is not a safe name)."""
+    keep = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in text)
+    return f"{keep.strip('._')[:60] or 'item'}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from lipdub.checkpoint_uri import BUILTIN_PREFIX, resolve_checkpoint_uri
 from lipdub.errors import InputError
 from lipdub.fingerprint import input_stamp
 from lipdub.storage import atomic_output, open_uri, uri_exists
@@ -28,22 +29,8 @@ __all__ = [
 ]
 
 FORMAT = "lipdub-motion/1"
-# "builtin:<name>" names a checkpoint shipped in models/checkpoints/: a config that says so means
-# the same model on every machine, wherever the project is installed.
-BUILTIN_PREFIX = "builtin:"
+# The shipped checkpoints (`builtin:<name>`, resolved by lipdub.checkpoint_uri) live here.
 BUILTIN_DIR = Path(__file__).resolve().parent / "checkpoints"
-
-
-def resolve_checkpoint_uri(uri: str) -> str:
-    """A checkpoint URI with ``builtin:<name>`` turned into the shipped file's path."""
-    if not uri.startswith(BUILTIN_PREFIX):
-        return uri
-    name = uri.removeprefix(BUILTIN_PREFIX)
-    path = BUILTIN_DIR / f"{name}.pt"
-    if "/" in name or not path.is_file():
-        shipped = sorted(p.stem for p in BUILTIN_DIR.glob("*.pt"))
-        raise InputError(f"no built-in motion checkpoint {name!r}; shipped: {', '.join(shipped) or 'none'}")
-    return str(path)
 _INFERENCE_KEYS = ("format", "net_config", "features", "generator", "template_reference", "meta")
 
 

@@ -7,11 +7,11 @@ Fan-out: 1 -> 1. Bad input -> a failed row naming the problem.
 """
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from lipdub.errors import InputError
 from lipdub.fingerprint import uri_sha256
+from lipdub.item_row import safe_name
 from lipdub.media.probe import probe_audio, probe_video
 from lipdub.storage import join_uri, local_path
 from lipdub.timeline import plan_timeline
@@ -46,9 +46,3 @@ class ProbeOperator(Operator):
             work_dir=join_uri(self.config.work_root, "items", safe_name(row["item_id"])),
         )
         return row
-
-
-def safe_name(text: str) -> str:
-    """A filesystem-safe, still readable and unique name for an item id."""
-    keep = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in text)
-    return f"{keep.strip('._')[:60] or 'item'}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"

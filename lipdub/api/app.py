@@ -20,7 +20,7 @@ from lipdub.api.schemas import (
     Accepted, BatchRequest, BatchStatus, DubList, DubRequest, DubStatus, ErrorResponse, Estimate, EstimateRequest, State,
 )
 from lipdub.api.service import ApiService
-from lipdub.api.settings import TENANT_NAME_PATTERN
+from lipdub.api_settings import TENANT_NAME_PATTERN
 from lipdub.api.tenants import Caller
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from typing import Any
 from ray import serve
 
 from lipdub.api.serve_loopback import keep_replica_grpc_on_loopback
-from lipdub.api.settings import ApiSecrets
+from lipdub.api_settings import ApiSecrets
 from lipdub.config import PipelineConfig
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from typing import Any, Iterable
 
-from lipdub.api.settings import ApiConfig
+from lipdub.api_settings import ApiConfig
 
 # Recent finished requests the measured rate is the median over.
 MEASURED_WINDOW = 20

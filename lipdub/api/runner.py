@@ -23,7 +23,7 @@ import ray
 
 from lipdub.api.records import RecordStore, utc_now
 from lipdub.api.schemas import TERMINAL_STATES
-from lipdub.api.settings import ApiSecrets
+from lipdub.api_settings import ApiSecrets
 from lipdub.api.views import batch_status, dub_status, fields_from_result_row
 from lipdub.config import PipelineConfig
 

@@ -19,7 +19,7 @@ from lipdub.api.estimate import expected_seconds, measured_fps_per_cpu, output_f
 from lipdub.api.records import RecordStore, new_id, utc_now
 from lipdub.api.schemas import TERMINAL_STATES, BatchItem, BatchRequest, DubRequest, EstimateRequest
 from lipdub.api.security import bearer_owner, token_id, unauthorized
-from lipdub.api.settings import ApiSecrets
+from lipdub.api_settings import ApiSecrets
 from lipdub.api.tenants import Caller, TenantPolicy, record_tenant, tenant_policies
 from lipdub.api.views import batch_status, dub_status
 from lipdub.config import PipelineConfig

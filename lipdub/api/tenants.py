@@ -13,7 +13,7 @@ from typing import Any, Optional, Protocol
 
 from lipdub.api.errors import ApiError
 from lipdub.api.security import UriPolicy, callback_policy
-from lipdub.api.settings import ADMIN_TENANT, DEFAULT_TENANT, ApiConfig, ApiSecrets, TenantConfig
+from lipdub.api_settings import ADMIN_TENANT, DEFAULT_TENANT, ApiConfig, ApiSecrets, TenantConfig
 from lipdub.storage import join_uri
 
 __all__ = ["Caller", "TenantPolicy", "UriCheck", "record_tenant", "tenant_policies", "tenant_problems", "tenant_warnings"]

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from lipdub.api.settings import TOKENS_ENV, WEBHOOK_SECRET_ENV, ApiConfig, ApiSecrets
+from lipdub.api_settings import TOKENS_ENV, WEBHOOK_SECRET_ENV, ApiConfig, ApiSecrets
 from lipdub.config import PipelineConfig, config_from_mapping, load_config
 
 SERVABLE_API = {"input_prefixes": ["s3://media/in/"], "output_root": "s3://media/out"}

@@ -1,7 +1,7 @@
 from fractions import Fraction
 
 from lipdub.item_row import empty_row
-from operators.probe import ProbeOperator, safe_name
+from operators.probe import ProbeOperator
 
 
 def test_probe_plans_the_timeline_and_fingerprints(probed_row, demo_inputs):
@@ -22,11 +22,6 @@ def test_probe_turns_bad_input_into_a_failed_row(stage_config, tmp_path, demo_in
     bad_mode = dict(row, video_uri=str(demo_inputs[0]), sync_mode="stretch")
     (out,) = ProbeOperator(stage_config).run_row(bad_mode)
     assert out["status"] == "failed" and "unknown sync mode" in out["error"]
-
-
-def test_safe_names_are_unique_and_ascii():
-    assert safe_name("a/b") != safe_name("a_b")
-    assert safe_name("dübbing clip").isascii()
 
 
 def _plan_error_for(row, config) -> str:

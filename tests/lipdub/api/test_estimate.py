@@ -6,7 +6,7 @@ import wave
 import pytest
 
 from lipdub.api.estimate import MIN_FRAMES_FOR_RATE, expected_seconds, measured_fps_per_cpu, output_frames
-from lipdub.api.settings import ApiConfig
+from lipdub.api_settings import ApiConfig
 from lipdub.media.probe import probe_audio, probe_video
 
 STARTUP_S = 15.0

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lipdub.api.errors import ApiError
 from lipdub.api.security import bearer_owner
-from lipdub.api.settings import (
+from lipdub.api_settings import (
     ADMIN_TENANT, ADMIN_TOKENS_ENV, DEFAULT_TENANT, TENANT_TOKENS_ENV, TOKENS_ENV, ApiConfig, ApiSecrets, TenantConfig,
     parse_tenant_tokens,
 )

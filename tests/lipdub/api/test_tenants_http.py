@@ -17,7 +17,7 @@ import pytest
 from lipdub.api.app import build_app
 from lipdub.api.records import RecordStore, new_id
 from lipdub.api.service import ApiService, api_state_root
-from lipdub.api.settings import ApiSecrets
+from lipdub.api_settings import ApiSecrets
 from lipdub.config import config_from_mapping
 from tests.lipdub.api.asgi_client import Response, call
 

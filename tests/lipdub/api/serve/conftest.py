@@ -117,7 +117,7 @@ def api(api_inputs: ApiInputs, webhook_receiver: WebhookReceiver, tmp_path_facto
     from ray import serve
 
     from lipdub.api.deployment import start_api, stop_api
-    from lipdub.api.settings import ApiSecrets
+    from lipdub.api_settings import ApiSecrets
     from lipdub.config import config_from_mapping
 
     bring_loopback_up()
