@@ -68,8 +68,8 @@ def build_bench_clip(folder: Path, seconds: float, shared_media: Path | None) ->
         dub = np.resize(load_audio(str(dub_source), sample_rate=AUDIO_RATE), int(seconds * AUDIO_RATE))
     else:
         from jobs.demo import speech_openings
-        from lipdub.audio.synth import random_syllables, synthesize_speech
-        from lipdub.face.fixtures import make_talking_face_video
+        from lipdub.demo.speech import random_syllables, synthesize_speech
+        from lipdub.demo.face import make_talking_face_video
 
         own_speech = synthesize_speech(random_syllables(seed=3, duration_s=seconds), seed=3, sample_rate=16_000)
         openings = speech_openings(own_speech.samples, n_frames, float(BENCH_FPS))

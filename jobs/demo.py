@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
-from lipdub.audio.synth import synthesize_speech
+from lipdub.demo.speech import synthesize_speech
 from lipdub.evaluation.contact_sheet import write_contact_sheet
-from lipdub.face.fixtures import make_talking_face_video
+from lipdub.demo.face import make_talking_face_video
 from lipdub.media.audio_io import write_wav
 from lipdub.media.mux import mux_segments
 from jobs.dub_one import dub_one

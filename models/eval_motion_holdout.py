@@ -190,7 +190,7 @@ def time_listen_and_move(dub_path: Path | None = None, seconds: float = 60.0) ->
     Uses ``dub_path`` when given (e.g. the 60 s English dub track), else synthesized speech.
     Model loading is not counted: actors load once and serve many items.
     """
-    from lipdub.audio.synth import random_syllables, synthesize_speech  # noqa: PLC0415
+    from lipdub.demo.speech import random_syllables, synthesize_speech  # noqa: PLC0415
     from lipdub.media.audio_io import load_audio  # noqa: PLC0415
 
     vad = VoiceActivity()

@@ -83,7 +83,7 @@ def test_silent_dub(tmp_path, ray_local, demo_inputs):
 
 @pytest.mark.slow
 def test_video_without_a_face(tmp_path, ray_local, demo_inputs):
-    from lipdub.face.fixtures import make_no_face_video
+    from lipdub.demo.face import make_no_face_video
 
     no_face = tmp_path / "no_face.mp4"
     make_no_face_video(str(no_face))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from lipdub.audio.features import SpeechFeatures, loudness, log_mel
-from lipdub.audio.synth import SynthSpeech, random_syllables, synthesize_speech
+from lipdub.demo.speech import SynthSpeech, random_syllables, synthesize_speech
 from lipdub.audio.vad import VoiceActivity
 
 

@@ -2,8 +2,8 @@
 
 Every file lives under ``.../Dubs ä ñ 日本/`` (non-ASCII and spaces), so every test that uses the
 zoo also checks that paths like that survive every stage. Talking-face videos are the animated
-astronaut (`lipdub.face.fixtures`) at <= 320 px and about two seconds; the dubs are synthesized
-speech (`lipdub.audio.synth`). The whole zoo takes a few seconds to make.
+astronaut (`lipdub.demo.face`) at <= 320 px and about two seconds; the dubs are synthesized
+speech (`lipdub.demo.speech`). The whole zoo takes a few seconds to make.
 
 Files are named for what they are ("truncated.mp4", "dub 8 kHz.wav", "an mp4 named.wav"...);
 tests look them up with ``zoo["name"]`` (see `build_zoo` for the list).
@@ -43,7 +43,7 @@ class Zoo:
 
 def _speech(syllables: str, seed: int, *, trim: bool = False) -> np.ndarray:
     """Synthesized speech at 16 kHz; ``trim`` drops the leading silence the synthesizer adds."""
-    from lipdub.audio.synth import synthesize_speech
+    from lipdub.demo.speech import synthesize_speech
 
     speech = synthesize_speech(syllables, seed=seed, sample_rate=16000)
     start = int(max(0.0, speech.phones[0].start_s - 0.02) * 16000) if trim else 0
@@ -83,7 +83,7 @@ def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
 def build_zoo(folder: Path) -> Zoo:
     """Write every zoo input into ``folder`` (created); return the `Zoo`."""
     from jobs.demo import speech_openings
-    from lipdub.face.fixtures import (
+    from lipdub.demo.face import (
         make_no_face_video,
         make_talking_face_video,
         make_two_face_video,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from lipdub.audio.phonemes import PhoneRecognizer
-from lipdub.audio.synth import SynthSpeech, synthesize_speech
+from lipdub.demo.speech import SynthSpeech, synthesize_speech
 from lipdub.audio.vad import VoiceActivity
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lipdub.audio.phonemes import PhoneRecognizer, PhoneSegment, is_silence, normalize_transcript
-from lipdub.audio.synth import synthesize_speech
+from lipdub.demo.speech import synthesize_speech
 from lipdub.errors import InputError
 
 

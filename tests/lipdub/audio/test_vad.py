@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lipdub.audio.synth import random_syllables, synthesize_speech
+from lipdub.demo.speech import random_syllables, synthesize_speech
 from lipdub.audio.vad import VoiceActivity
 
 

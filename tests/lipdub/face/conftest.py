@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lipdub.face.detect import FaceDetector
-from lipdub.face.fixtures import astronaut_photo
+from lipdub.demo.face import astronaut_photo
 from lipdub.face.mesh import FaceMesher
 
 

@@ -7,7 +7,7 @@ import pytest
 from lipdub.errors import InputError
 from lipdub.face import geometry
 from lipdub.face.analysis import FaceAnalysis, analyze_faces, analyze_frames, prefetched
-from lipdub.face.fixtures import (
+from lipdub.demo.face import (
     make_no_face_video,
     make_talking_face_video,
     make_two_face_video,

@@ -4,7 +4,7 @@ from itertools import chain
 import numpy as np
 
 from lipdub.face.cuts import SMALL_SIZE, ShotCutDetector, shot_cut_flags, small_gray
-from lipdub.face.fixtures import no_face_frames, syllable_openings, talking_face_frames, two_face_frames
+from lipdub.demo.face import no_face_frames, syllable_openings, talking_face_frames, two_face_frames
 from lipdub.media.video_reader import iter_frames
 from lipdub.media.video_writer import VideoWriter
 

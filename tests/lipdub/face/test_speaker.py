@@ -7,7 +7,7 @@ import pytest
 from lipdub.audio.features import frames_at, loudness
 from lipdub.errors import InputError
 from lipdub.face import geometry
-from lipdub.face.fixtures import syllable_openings, two_face_frames
+from lipdub.demo.face import syllable_openings, two_face_frames
 from lipdub.face.speaker import MIN_Z, pick_speaker, speaker_scores, track_at_point
 from lipdub.face.track import FaceTrack, FaceTracker
 from lipdub.media.audio_io import load_audio

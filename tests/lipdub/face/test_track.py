@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lipdub.face import geometry
-from lipdub.face.fixtures import syllable_openings, talking_face_frames, two_face_frames
+from lipdub.demo.face import syllable_openings, talking_face_frames, two_face_frames
 from lipdub.face.track import (
     FaceTrack,
     FaceTracker,

@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from lipdub.face.fixtures import syllable_openings, talking_face_frames
+from lipdub.demo.face import syllable_openings, talking_face_frames
 from lipdub.item_row import empty_row
 from lipdub.qa.details import QADetails, encode_jpeg
 from lipdub.results import RESULTS_FILE, SUMMARY_FILE, write_rows

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lipdub.audio.synth import random_syllables, synthesize_speech
+from lipdub.demo.speech import random_syllables, synthesize_speech
 from lipdub.errors import InputError
 
 

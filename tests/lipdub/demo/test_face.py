@@ -3,7 +3,7 @@ import pytest
 
 from lipdub.face import geometry
 from lipdub.face.analysis import analyze_faces
-from lipdub.face.fixtures import (
+from lipdub.demo.face import (
     make_no_face_video,
     make_talking_face_video,
     make_two_face_video,
