@@ -16,7 +16,7 @@ import numpy as np
 from lipdub.audio.features import SpeechFeatures
 from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.render.atlas import MouthAtlas
-from lipdub.render.renderer import plan_render
+from lipdub.render.plan import plan_render
 from lipdub.storage import join_uri, local_path
 from lipdub.timeline import plan_timeline
 from lipdub.work_store import fetch_member, publish_file

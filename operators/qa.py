@@ -25,7 +25,7 @@ from lipdub.qa.frame_qa import QAPart, merge_parts, qa_part_uri
 from lipdub.qa.gate import review_reasons
 from lipdub.audio.frame_loudness import loudness_per_frame, loudness_per_frame_or_none
 from lipdub.qa.measure import OutputFile, QASubject, details_from_part, figures_from_part, measure
-from lipdub.render.renderer import RenderPlan
+from lipdub.render.plan import RenderPlan
 from lipdub.storage import join_uri, local_path, uri_exists
 from lipdub.work_store import fetch_member, publish_file
 from operators.base import Operator

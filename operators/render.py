@@ -18,7 +18,8 @@ from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.media.video_writer import VideoWriter
 from lipdub.render.atlas import MouthAtlas
 from lipdub.qa.frame_qa import FrameQA, picture_frames, qa_part_uri
-from lipdub.render.renderer import RenderPlan, render_pairs
+from lipdub.render.plan import RenderPlan
+from lipdub.render.renderer import render_pairs
 from lipdub.render.source_frames import frames_for_timeline
 from lipdub.storage import local_path
 from lipdub.work_store import fetch_member, publish_file

@@ -21,7 +21,8 @@ from lipdub.face.cuts import ShotCutDetector, small_gray
 from lipdub.face.detect import FaceDetector
 from lipdub.face.mesh import FaceMesher
 from lipdub.face.speaker import pick_speaker
-from lipdub.face.track import FaceTrack, FaceTracker, smooth_landmarks
+from lipdub.face.smoothing import smooth_landmarks
+from lipdub.face.track import FaceTrack, FaceTracker
 from lipdub.media.probe import probe_video
 from lipdub.media.video_reader import iter_frames
 

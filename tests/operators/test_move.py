@@ -1,6 +1,6 @@
 import numpy as np
 
-from lipdub.render.renderer import RenderPlan
+from lipdub.render.plan import RenderPlan
 
 
 def test_move_plans_every_output_frame(moved_row):

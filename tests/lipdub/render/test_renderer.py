@@ -8,7 +8,8 @@ import pytest
 
 from lipdub.face import geometry
 from lipdub.render.atlas import build_mouth_atlas
-from lipdub.render.renderer import RenderPlan, RenderSettings, plan_render, render_frames
+from lipdub.render.plan import RenderPlan, RenderSettings, plan_render
+from lipdub.render.renderer import render_frames
 
 log = logging.getLogger(__name__)
 N_SOURCE = 40
