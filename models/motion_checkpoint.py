@@ -31,7 +31,8 @@ __all__ = [
 FORMAT = "lipdub-motion/1"
 # The shipped checkpoints (`builtin:<name>`, resolved by lipdub.checkpoint_uri) live here.
 BUILTIN_DIR = Path(__file__).resolve().parent / "checkpoints"
-_INFERENCE_KEYS = ("format", "net_config", "features", "generator", "template_reference", "meta")
+# "inference": dub-time settings chosen with the checkpoint (e.g. ``learned_share``), see set_inference.
+_INFERENCE_KEYS = ("format", "net_config", "features", "generator", "template_reference", "meta", "inference")
 
 
 def save_checkpoint(uri: str, state: dict[str, Any]) -> None:
@@ -79,3 +80,13 @@ def _load_inference_part(uri: str, stamp: str) -> dict[str, Any]:
 def inference_part(state: dict[str, Any]) -> dict[str, Any]:
     """What dubbing needs (a few MB): no discriminator, no optimiser state."""
     return {key: state[key] for key in _INFERENCE_KEYS if key in state}
+
+
+def set_inference(uri: str, **settings: float) -> dict[str, Any]:
+    """Record dub-time settings in a checkpoint (``inference``: e.g. ``learned_share``, the learned
+    model's share of the blend with the rules), chosen on validation people after training.
+    Returns the checkpoint's inference settings as written."""
+    state = load_checkpoint(uri)
+    state["inference"] = {**(state.get("inference") or {}), **{k: float(v) for k, v in settings.items()}}
+    save_checkpoint(uri, {k: v for k, v in state.items() if k != "format"})
+    return state["inference"]

@@ -78,3 +78,20 @@ def test_training_clip_reads_lips_at_the_offset():
     lips_plain = plain.motion + plain.reference
     lips_shifted = shifted.motion + shifted.reference
     np.testing.assert_allclose(lips_shifted[7:], lips_plain[:-7], atol=1e-4)
+
+
+def test_measured_offset_agrees_with_the_catalog_on_a_late_clip(shared_media, tmp_path):
+    """liveportrait d20: the shared catalog says its audio runs 280 ms late."""
+    import pytest
+
+    from lipdub.audio.frame_loudness import loudness_per_frame
+    from models.eval_motion_holdout import measure_clip
+
+    clip = shared_media / "train" / "liveportrait_driving_d20.mp4"
+    if not clip.exists():
+        pytest.skip("no train/ folder in the shared media")
+    measure = measure_clip(clip, tmp_path)
+    loud = loudness_per_frame(str(clip), len(measure.opening), measure.fps)
+    result = decide(measure.opening, loud, measure.fps)
+    assert result.action == "shift"
+    assert abs(result.offset_ms + 280) <= 2 * 1000 / measure.fps  # within two frames of the catalog's figure
