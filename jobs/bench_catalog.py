@@ -64,7 +64,7 @@ def timed_catalog_run(catalog: Path, folder: Path, *, cpus: int | None = None, c
         "from jobs.logging_setup import setup_logging\n"
         "from lipdub.config import load_config\n"
         "from pipelines.ray_adapter import ensure_ray\n"
-        "from jobs.dub_catalog import run_catalog\n"
+        "from pipelines.catalog_run import run_catalog\n"
         "setup_logging(False)\n"
         # Logical CPUs: the cores given plus room for the mostly idle actor pools (see ensure_ray).
         "ensure_ray(num_cpus=(cpus + 3) if cpus else None)\n"

@@ -29,38 +29,34 @@ def dub(
     video: str = typer.Option(..., "--video", help="Source video: a local path or fsspec URI (s3://...)."),
     audio: str = typer.Option(..., "--audio", help="Dubbed speech track: local path or fsspec URI."),
     output: str = typer.Option(..., "--output", help="Where to write the dubbed video (H.264 + AAC)."),
-    sync_mode: Optional[str] = typer.Option(
-        None, "--sync-mode", help="cut_off | loop | bounce | silence | remap (default: bounce if the dub is longer, else cut_off)."
-    ),
+    sync_mode: Optional[catalog_options.SyncMode] = catalog_options.SYNC_MODE,
     speaker_point: Optional[str] = typer.Option(None, "--speaker-point", help="X,Y pixel inside the speaker's face (default: automatic)."),
     transcript: Optional[str] = typer.Option(None, "--transcript", help="Transcript of English dub speech, for forced alignment."),
-    crf: int = typer.Option(18, help="x264 constant rate factor (lower is better quality)."),
-    preset: str = typer.Option("veryfast", help="x264 preset."),
-    work_root: Optional[str] = typer.Option(None, help="Work store for cached analyses (default ~/.cache/lipdub/work)."),
-    ray_address: Optional[str] = typer.Option(None, help="Join an existing Ray cluster instead of starting a local one."),
-    motion_checkpoint: Optional[str] = typer.Option(
-        None, "--motion-checkpoint",
-        help="Learned motion model: a `lipdub train` checkpoint (path or URI), `builtin:NAME`, or `none` for the rules model alone. Default: the shipped model.",
-    ),
+    crf: Optional[int] = typer.Option(None, help="x264 constant rate factor (lower is better quality; default: the config's, 18)."),
+    preset: Optional[str] = typer.Option(None, help="x264 preset (default: the config's, veryfast)."),
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    work_root: Optional[str] = catalog_options.WORK_ROOT,
+    ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
+    motion_checkpoint: Optional[str] = catalog_options.MOTION_CHECKPOINT,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Dub one video: re-animate the speaker's mouth to follow AUDIO and mux it in."""
     setup_logging(verbose)
+    from jobs.dub_catalog import load_config_or_exit
     from jobs.dub_one import dub_one
-    from lipdub.config import PipelineConfig
 
     result = dub_one(
         video=video,
         audio=audio,
         output=output,
-        sync_mode=sync_mode,
+        sync_mode=sync_mode.value if sync_mode else None,
         speaker_point=speaker_point,
         transcript=transcript,
         crf=crf,
         preset=preset,
         work_root=work_root,
         ray_address=ray_address,
-        config=_with_motion_checkpoint(PipelineConfig(), motion_checkpoint),
+        config=load_config_or_exit(config_uri, None, motion_checkpoint),
     )
     if result["status"] != "ok":
         typer.echo(f"error: {result['error']}", err=True)
@@ -76,15 +72,6 @@ def _echo_review(result: dict) -> None:
         typer.echo("QA: needs review:\n" + "\n".join(f"- {reason}" for reason in reasons))
     elif result.get("needs_review") is not None:
         typer.echo(f"QA: passes (sync r {result.get('qa_sync_corr') or float('nan'):.2f})")
-
-
-def _with_motion_checkpoint(config, choice: Optional[str]):
-    """The config with ``--motion-checkpoint`` applied: None keeps it, "none" means the rules alone."""
-    import dataclasses
-
-    if choice is None:
-        return config
-    return dataclasses.replace(config, motion_checkpoint=None if choice.lower() == "none" else choice)
 
 
 @app.command()
@@ -186,16 +173,18 @@ def run_catalog_command(
     state_root: Optional[str] = catalog_options.STATE_ROOT,
     force: bool = catalog_options.FORCE,
     ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
+    motion_checkpoint: Optional[str] = catalog_options.MOTION_CHECKPOINT,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Dub a catalog. Resumable: items finished before with the same inputs and settings are
     skipped, so a rerun after a crash or Ctrl-C does only what is left. Exit 0 all ok, 2 unusable
     catalog, 3 some items failed or were left pending (see the results manifest)."""
     setup_logging(verbose)
-    from jobs.dub_catalog import exit_code, run_with_cli_errors
+    from jobs.dub_catalog import exit_code, load_config_or_exit, run_catalog_cli
 
-    summary = run_with_cli_errors(
-        catalog, output_root=output_root, config_uri=config_uri, work_root=work_root, state_root=state_root, force=force, ray_address=ray_address
+    summary = run_catalog_cli(
+        catalog, config=load_config_or_exit(config_uri, work_root, motion_checkpoint), output_root=output_root,
+        state_root=state_root, force=force, ray_address=ray_address,
     )
     typer.echo(summary.to_json())
     raise typer.Exit(code=exit_code(summary))
@@ -210,16 +199,19 @@ def nightly(
     state_root: Optional[str] = catalog_options.STATE_ROOT,
     lock_hours: float = catalog_options.LOCK_HOURS,
     ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
+    motion_checkpoint: Optional[str] = catalog_options.MOTION_CHECKPOINT,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """The nightly run: dub only what is new or changed since the last run (and retry failures).
     Holds a lock under the state root so overlapping schedules do not run the catalog twice."""
     setup_logging(verbose)
+    from jobs.dub_catalog import load_config_or_exit
     from jobs.nightly import run_nightly_cli
 
     raise typer.Exit(
         code=run_nightly_cli(
-            catalog, output_root=output_root, config_uri=config_uri, work_root=work_root, state_root=state_root, lock_hours=lock_hours, ray_address=ray_address
+            catalog, output_root=output_root, config=load_config_or_exit(config_uri, work_root, motion_checkpoint), state_root=state_root,
+            lock_hours=lock_hours, ray_address=ray_address,
         )
     )
 
@@ -430,17 +422,20 @@ def serve(
     config_uri: Optional[str] = catalog_options.CONFIG,
     work_root: Optional[str] = catalog_options.WORK_ROOT,
     ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
+    motion_checkpoint: Optional[str] = catalog_options.MOTION_CHECKPOINT,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Serve the HTTP API (/v1: dubs, batches, estimate; OpenAPI at /v1/openapi.json) on Ray Serve.
 
-    Needs LIPDUB_API_TOKENS (bearer tokens) in the environment and, in the config's ``api:``
-    section, input_prefixes and output_root; LIPDUB_WEBHOOK_SECRET enables signed callbacks."""
+    Needs bearer tokens in the environment (LIPDUB_API_TENANT_TOKENS="acme=tok1,tok2;other=tok3",
+    LIPDUB_API_TOKENS for the "default" tenant, LIPDUB_API_ADMIN_TOKENS to see every tenant) and,
+    in the config's ``api:`` section, input_prefixes and output_root (per tenant under
+    ``api.tenants``); LIPDUB_WEBHOOK_SECRET enables signed callbacks."""
     setup_logging(verbose)
     from jobs.dub_catalog import load_config_or_exit
     from jobs.serve_api import run_server
 
-    config = load_config_or_exit(config_uri, work_root)
+    config = load_config_or_exit(config_uri, work_root, motion_checkpoint)
     run_server(config, host=host, port=port, address=ray_address)
 
 

@@ -20,8 +20,8 @@ def dub_one(
     sync_mode: str | None = None,
     speaker_point: str | None = None,
     transcript: str | None = None,
-    crf: int = 18,
-    preset: str = "veryfast",
+    crf: int | None = None,
+    preset: str | None = None,
     work_root: str | None = None,
     ray_address: str | None = None,
     config: PipelineConfig | None = None,
@@ -29,8 +29,9 @@ def dub_one(
 ) -> dict[str, Any]:
     """Dub one video and return its results row (status ok or failed with an error message)."""
     config = config or PipelineConfig()
-    # Only crf and preset come from the command line; other encode settings stay the config's.
-    config = config.with_overrides(work_root=work_root, encode=replace(config.encode, crf=crf, preset=preset))
+    # crf and preset given on the command line win over the config's; other encode settings stay.
+    encode = replace(config.encode, **{name: value for name, value in (("crf", crf), ("preset", preset)) if value is not None})
+    config = config.with_overrides(work_root=work_root, encode=encode)
     ensure_ray(ray_address)
     row = {
         "item_id": item_id,

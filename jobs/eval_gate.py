@@ -63,7 +63,7 @@ def _scores(dubbed: list[dict[str, Any]], untouched: list[dict[str, Any]], key: 
 
 def dubbed_entries(shared_media: Path, out_dir: Path, config: PipelineConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Run the shared catalog through the pipeline; QA entries of ok items, and the failed ones."""
-    from jobs.dub_catalog import run_catalog
+    from pipelines.catalog_run import run_catalog
     from pipelines.ray_adapter import ensure_ray
 
     catalog = out_dir / "catalog.parquet"

@@ -1,4 +1,5 @@
-"""The nightly catalog run: ``lipdub nightly`` or ``python -m jobs.nightly`` under ``ray job submit``.
+"""The nightly catalog run: ``lipdub nightly`` or ``python -m jobs.nightly`` under ``ray job submit``
+(the run and its lock are `pipelines.catalog_run.run_nightly`).
 
 A nightly run is a catalog run (new and changed items are dubbed, finished ones skipped, failures
 retried) that first takes a lock under the state root, so that a schedule firing while last
@@ -14,86 +15,29 @@ Exit codes: 0 all ok, 2 unusable catalog or config, 3 some items failed or pendi
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
-import logging
-import os
-import socket
 from typing import Optional
 
 import typer
 
 from jobs import catalog_options
+from jobs.dub_catalog import catalog_errors_exit, exit_code, load_config_or_exit
+from lipdub.config import PipelineConfig
 
-from lipdub.config import load_config
-from lipdub.storage import filesystem_for, join_uri, open_uri, uri_exists
-
-log = logging.getLogger(__name__)
-
-LOCK_FILE = "nightly.lock"
 LOCKED_EXIT_CODE = 4
 
 
-class NightlyLocked(RuntimeError):
-    pass
+def run_nightly_cli(catalog_uri: str, *, config: PipelineConfig, output_root: Optional[str], state_root: Optional[str],
+                    lock_hours: float, ray_address: Optional[str]) -> int:
+    """The nightly run for a command line: prints the summary, returns the exit code."""
+    from pipelines.catalog_run import NightlyLocked, run_nightly
 
-
-def _lock_age_hours(lock_uri: str) -> tuple[float, dict]:
-    with open_uri(lock_uri, "rb") as handle:
-        holder = json.loads(handle.read() or b"{}")
-    started = dt.datetime.fromisoformat(holder.get("started_at", "1970-01-01T00:00:00+00:00"))
-    return (dt.datetime.now(dt.timezone.utc) - started).total_seconds() / 3600, holder
-
-
-def acquire_lock(state_root: str, lock_hours: float) -> str:
-    lock_uri = join_uri(state_root, LOCK_FILE)
-    if uri_exists(lock_uri):
-        age, holder = _lock_age_hours(lock_uri)
-        if age < lock_hours:
-            raise NightlyLocked(f"another nightly run holds {lock_uri} (started {age:.1f} h ago by {holder.get('host')} pid {holder.get('pid')})")
-        log.warning("taking over a stale nightly lock (%.1f h old, held by %s)", age, holder)
-    fs = filesystem_for(lock_uri)
-    fs.makedirs(fs._parent(fs._strip_protocol(lock_uri)), exist_ok=True)
-    holder = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": dt.datetime.now(dt.timezone.utc).isoformat()}
-    with open_uri(lock_uri, "wb") as handle:
-        handle.write(json.dumps(holder).encode())
-    return lock_uri
-
-
-def release_lock(lock_uri: str) -> None:
-    fs = filesystem_for(lock_uri)
     try:
-        fs.rm(fs._strip_protocol(lock_uri))
-    except FileNotFoundError:
-        pass
-
-
-def run_nightly_cli(
-    catalog_uri: str,
-    *,
-    output_root: Optional[str],
-    config_uri: Optional[str],
-    work_root: Optional[str],
-    state_root: Optional[str],
-    lock_hours: float,
-    ray_address: Optional[str],
-) -> int:
-    from jobs.dub_catalog import default_state_root, exit_code, run_with_cli_errors
-
-    config = load_config(config_uri).with_overrides(work_root=work_root)
-    state_root = state_root or default_state_root(catalog_uri, output_root, config)
-    try:
-        lock_uri = acquire_lock(state_root, lock_hours)
+        with catalog_errors_exit():
+            summary = run_nightly(catalog_uri, config=config, output_root=output_root, state_root=state_root,
+                                  lock_hours=lock_hours, ray_address=ray_address)
     except NightlyLocked as error:
         typer.echo(f"error: {error}", err=True)
         return LOCKED_EXIT_CODE
-    try:
-        summary = run_with_cli_errors(
-            catalog_uri, output_root=output_root, config_uri=config_uri, work_root=work_root, state_root=state_root,
-            run_prefix="nightly", ray_address=ray_address,
-        )
-    finally:
-        release_lock(lock_uri)
     typer.echo(summary.to_json())
     return exit_code(summary)
 
@@ -110,13 +54,15 @@ def main(
     state_root: Optional[str] = catalog_options.STATE_ROOT,
     lock_hours: float = catalog_options.LOCK_HOURS,
     ray_address: Optional[str] = catalog_options.RAY_ADDRESS,
+    motion_checkpoint: Optional[str] = catalog_options.MOTION_CHECKPOINT,
 ) -> None:
     from jobs.logging_setup import setup_logging
 
     setup_logging(False)
     raise typer.Exit(
         code=run_nightly_cli(
-            catalog, output_root=output_root, config_uri=config_uri, work_root=work_root, state_root=state_root, lock_hours=lock_hours, ray_address=ray_address
+            catalog, output_root=output_root, config=load_config_or_exit(config_uri, work_root, motion_checkpoint), state_root=state_root,
+            lock_hours=lock_hours, ray_address=ray_address,
         )
     )
 

@@ -42,6 +42,16 @@ RESULTS_FILE = "results.parquet"  # written at a run's end (`lipdub.results`): i
 _THREADS = 16  # metadata calls to object stores are latency-bound
 
 
+STATE_DIR = "_lipdub"  # run records beside the outputs: <output_root>/_lipdub
+
+
+def default_state_root(catalog_uri: str, output_root: str | None, config: PipelineConfig) -> str:
+    """Run records live beside the outputs (``<output_root>/_lipdub``), else in the work store."""
+    if output_root:
+        return join_uri(output_root, STATE_DIR)
+    return join_uri(config.work_root, "state", combine(catalog_uri))
+
+
 def item_fingerprint(row: dict[str, Any], config: PipelineConfig) -> str:
     """What makes an item's output what it is: its inputs, its options and the output settings."""
     return combine(

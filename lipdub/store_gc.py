@@ -44,7 +44,7 @@ from typing import Any, Iterable
 import fsspec
 
 from lipdub.results import RESULTS_FILE, SUMMARY_FILE
-from lipdub.run_state import PART_PREFIX, RUNS_DIR
+from lipdub.run_state import PART_PREFIX, RUNS_DIR, STATE_DIR
 from lipdub.storage import _ATOMIC_PUT_PROTOCOLS, filesystem_for, is_local, join_uri
 from lipdub.work_store import COMPLETE_MARKER, _node_cache_entry, _node_cache_root, analysis_uri
 
@@ -55,7 +55,6 @@ LAST_USED_FILE = "LAST_USED"
 DEFAULT_TEMP_AGE_HOURS = 24.0
 ANALYSIS_DIR = "analysis"
 ITEMS_DIR = "items"
-OUTPUT_STATE_DIR = "_lipdub"  # jobs.dub_catalog.STATE_DIR: run records beside the outputs
 # Columns of result rows that name work-store artifacts.
 _ANALYSIS_COLUMNS = ("analysis_uri", "atlas_uri", "source_speech_uri")
 _WORK_DIR_COLUMN = "work_dir"
@@ -565,7 +564,7 @@ def _record_roots(output_root: str | None, state_roots: Iterable[str]) -> list[s
     whole: it holds every output ever written and cannot hold temporaries."""
     roots = list(state_roots)
     if output_root:
-        roots.append(output_root if _may_hold_partials(output_root) else join_uri(output_root, OUTPUT_STATE_DIR))
+        roots.append(output_root if _may_hold_partials(output_root) else join_uri(output_root, STATE_DIR))
     return roots
 
 

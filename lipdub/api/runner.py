@@ -1,5 +1,5 @@
 """Runs the API's requests: one named Ray actor queues them, one Ray task per request runs the
-same catalog pipeline as `lipdub run` (`jobs.dub_catalog.run_catalog`).
+same catalog pipeline as `lipdub run` (`pipelines.catalog_run.run_catalog`).
 
 - The actor (`DubRunner`) is detached and named, so HTTP replicas come and go without losing it;
   it keeps at most ``api.max_running`` requests running and the rest queued, in arrival order.
@@ -56,7 +56,7 @@ def _catalog_row(dub: dict[str, Any]) -> dict[str, Any]:
 
 def execute_request(state_root: str, request_id: str, config: PipelineConfig) -> dict[str, Any]:
     """Run one request's items through the pipeline, updating their records as results arrive."""
-    from jobs.dub_catalog import run_catalog
+    from pipelines.catalog_run import run_catalog
     from lipdub.catalog import Catalog
     from lipdub.storage import join_uri
 

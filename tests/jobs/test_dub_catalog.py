@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobs.cli import app
-from jobs.dub_catalog import run_catalog
+from pipelines.catalog_run import run_catalog
 from lipdub.config import PipelineConfig
 from lipdub.media.probe import probe_video
 from lipdub.results import read_results
@@ -104,7 +104,7 @@ def test_unusable_catalog_exits_2_before_any_work(tmp_path):
 
 
 def test_nightly_refuses_to_overlap_a_running_nightly(tmp_path):
-    from jobs.nightly import acquire_lock, release_lock
+    from pipelines.catalog_run import acquire_lock, release_lock
 
     catalog = _write_catalog(tmp_path / "c.csv", [["a", "v.mp4", "a.wav", "de", ""]])
     lock = acquire_lock(str(tmp_path / "out" / "_lipdub"), lock_hours=20)
@@ -118,7 +118,7 @@ def test_nightly_refuses_to_overlap_a_running_nightly(tmp_path):
 def test_a_stale_nightly_lock_is_taken_over(tmp_path):
     import json
 
-    from jobs.nightly import LOCK_FILE, acquire_lock
+    from pipelines.catalog_run import LOCK_FILE, acquire_lock
 
     state = tmp_path / "_lipdub"
     state.mkdir()

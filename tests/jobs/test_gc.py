@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from jobs.cli import app
-from jobs.dub_catalog import run_catalog
+from pipelines.catalog_run import run_catalog
 from lipdub.config import PipelineConfig
 from lipdub.results import SUMMARY_FILE, read_results
 from lipdub.store_gc import LAST_USED_FILE

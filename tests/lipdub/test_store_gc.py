@@ -18,9 +18,9 @@ from jobs.cli import app
 from lipdub.item_row import empty_row
 from lipdub.results import ResultsWriter
 from lipdub.storage import filesystem_for, join_uri
+from lipdub.run_state import STATE_DIR
 from lipdub.store_gc import (
     LAST_USED_FILE,
-    OUTPUT_STATE_DIR,
     RunRecordsUnreadable,
     collect_garbage,
     sweep_stale_temporaries,
@@ -100,7 +100,7 @@ class Store:
 
     @property
     def state_root(self) -> str:
-        return join_uri(self.output_root, OUTPUT_STATE_DIR)
+        return join_uri(self.output_root, STATE_DIR)
 
     def window(self) -> dict[str, float]:
         """gc ages that end the window between the old and the recent phase."""
@@ -109,7 +109,7 @@ class Store:
 
 
 def build_store(work_root: str, output_root: str, node_cache: Path) -> Store:
-    state_root = join_uri(output_root, OUTPUT_STATE_DIR)
+    state_root = join_uri(output_root, STATE_DIR)
     remote = work_root.startswith("s3://")
     # --- the old phase ---
     for key in ("old", "orphan", "pinned", "reused"):
@@ -205,7 +205,7 @@ def node_bytes(node_cache: Path) -> int:
 def test_unreadable_records_of_an_unfinished_run_stop_gc_before_it_removes_anything(tmp_path):
     work_root, output_root = str(tmp_path / "work"), str(tmp_path / "out")
     publish_analysis(work_root, "orphan")
-    run = Path(output_root, OUTPUT_STATE_DIR, "runs", "run-going")
+    run = Path(output_root, STATE_DIR, "runs", "run-going")
     run.mkdir(parents=True)
     (run / "part-00000.parquet").write_bytes(b"not parquet")
     before = listing(work_root)

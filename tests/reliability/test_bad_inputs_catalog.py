@@ -84,7 +84,7 @@ def zoo_run(zoo, ray_local, tmp_path_factory):
     )
     output_root = zoo.folder / "dubbed ü"
     config = PipelineConfig(work_root=str(tmp_path_factory.mktemp("zoo_work")))
-    from jobs.dub_catalog import run_catalog
+    from pipelines.catalog_run import run_catalog
 
     summary = run_catalog(str(catalog), output_root=str(output_root), config=config)
     rows = read_results(summary.results_uri)
