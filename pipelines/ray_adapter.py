@@ -1,9 +1,12 @@
 """The one place that turns an operator's declared resources into Ray Data arguments."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -127,11 +130,75 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         # Extra logical CPUs keep actor pools and read tasks schedulable on 2-core laptops;
         # the stages' fractional requests still bound real parallelism.
         init_kwargs["num_cpus"] = num_cpus or max(4, os.cpu_count() or 1)
-    ray.init(**init_kwargs)
+    quiet = not log.isEnabledFor(logging.DEBUG)  # `--verbose` shows Ray's own start-up lines
+    if quiet:
+        init_kwargs["logging_level"] = logging.WARNING
+        _filter_ray_console()  # Ray's token lines come during ray.init
+    _init_with_retry(init_kwargs, local=not address)
     from ray.data import DataContext
 
     context = DataContext.get_current()
     # Bars on a terminal; in logs (cron, CI) Ray would print a full status table every few seconds.
     context.enable_progress_bars = sys.stderr.isatty()
     context.enable_operator_progress_bars = sys.stderr.isatty()
+    if quiet:
+        _quiet_ray_console(context)
     log.info("Ray ready: %s", ray.cluster_resources())
+
+
+# Ray's console lines that say nothing a lipdub user can act on: token set-up on a loopback-only
+# local Ray, the progress bars we turn off on purpose outside a terminal.
+_RAY_NOISE = ("Token authentication is enabled", "Generated new authentication token", "Progress bars disabled")
+
+
+class _KnownRayNoise(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in _RAY_NOISE)
+
+
+def _filter_ray_console() -> None:
+    for name in ("ray", "ray.data"):
+        for handler in logging.getLogger(name).handlers:
+            if not isinstance(handler, logging.FileHandler):
+                handler.setLevel(max(handler.level, logging.WARNING))
+                if not any(isinstance(existing, _KnownRayNoise) for existing in handler.filters):
+                    handler.addFilter(_KnownRayNoise())
+
+
+def _quiet_ray_console(context: Any) -> None:
+    """Without ``--verbose``: Ray Data's per-execution INFO lines and its issue detector's advice
+    stay in Ray's own log files (``/tmp/ray/session_*/logs``), not on the console."""
+    _filter_ray_console()
+    context.issue_detectors_config.detectors = []
+
+
+# Ray waits a fixed 30 s for a new node's raylet to register; on a machine already busy with
+# other work (a shared CI host, a laptop mid-build) that can pass, and the whole run would fail.
+_START_ATTEMPTS = 3
+
+
+def _init_with_retry(init_kwargs: dict[str, Any], local: bool) -> None:
+    for attempt in range(1, _START_ATTEMPTS + 1):
+        try:
+            ray.init(**init_kwargs)
+            return
+        except Exception as error:  # noqa: BLE001 - Ray raises a bare Exception for this
+            if not local or "timed out during startup" not in str(error) or attempt == _START_ATTEMPTS:
+                raise
+            log.warning("Ray's local node did not start in time (machine busy?): starting it again (%d/%d)", attempt + 1, _START_ATTEMPTS)
+            ray.shutdown()
+            _stop_orphaned_ray_children()
+
+
+def _stop_orphaned_ray_children() -> None:
+    """The failed start's GCS and raylet (our own child processes, by PID) would live on."""
+    for child in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (child / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == os.getpid() and name in ("gcs_server", "raylet"):
+            with contextlib.suppress(OSError):
+                os.kill(int(child.name), signal.SIGKILL)
