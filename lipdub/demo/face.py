@@ -34,7 +34,10 @@ _INTER_OCULAR = 62.6  # 33-263 distance
 _JAW_HALF_WIDTH = (50.0, 75.0)  # full drop within the first, none beyond the second (from the mouth centre)
 _REGION = (140, 128, 310, 240)  # x0, y0, x1, y1 of the photo area the mouth warp may change
 MAX_DROP = 0.32 * _INTER_OCULAR  # jaw drop in photo pixels at opening 1
-_CAVITY_RGB = np.array([38.0, 14.0, 16.0], np.float32)
+_CAVITY_RGB = np.array([38.0, 14.0, 16.0], np.float32)  # the throat: darkest at the back
+_TONGUE_RGB = np.array([150.0, 66.0, 72.0], np.float32)
+_LOWER_TEETH_RGB = np.array([214.0, 200.0, 186.0], np.float32)
+_UPPER_TEETH_SHADOW = 0.55  # the cavity just under the upper teeth is in their shadow
 _FACE_FRACTION = 0.25  # inter-ocular distance as a fraction of the frame's shorter side
 
 
@@ -87,6 +90,7 @@ class _MouthWarp:
         # Seam: a dip from the corners down to the teeth line, flat (at the corners) beyond them.
         self.seam = corner_y + (_SEAM_CENTRE_Y - (ly + ry) / 2.0) * (1.0 - u ** 2)
         self.mouth_profile = np.sqrt(np.clip(1.0 - u ** 2, 0.0, 1.0))
+        self.across = u  # -1 .. 1 from corner to corner
         jaw_in, jaw_out = _JAW_HALF_WIDTH
         dist = np.abs(xs - centre_x)
         self.jaw_profile = np.where(dist <= jaw_in, 1.0,
@@ -115,10 +119,30 @@ class _MouthWarp:
                           borderMode=cv2.BORDER_REFLECT101).astype(np.float32)
         depth = self.ys - self.seam  # rows below the seam in the output
         inside = np.clip(np.minimum(depth + 0.5, gap - depth + 0.5), 0.0, 1.0) * (gap > 0.75)
-        shade = 1.0 + 0.6 * np.clip(1.0 - depth / np.maximum(gap, 1.0), 0.0, 1.0)
-        cavity = _CAVITY_RGB * shade[..., None]
+        cavity = self._interior(depth / np.maximum(gap, 1.0), gap)
         mixed = moved * (1.0 - inside[..., None]) + cavity * inside[..., None]
         out[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+    def _interior(self, down: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """The open mouth's colours: a dark throat, lighter and warmer towards the lips and the
+        corners, shadow under the upper teeth, and the tongue rising from the lower teeth once
+        the mouth is open enough to show it. ``down``: 0 at the upper teeth, 1 at the lower lip."""
+        down = np.clip(down, 0.0, 1.0)
+        side = np.abs(self.across)
+        # Light from outside reaches the front of the cavity (near the lips and corners), not the throat.
+        lit = 1.0 + 0.9 * np.clip(np.maximum(side - 0.45, 0.0) / 0.55 + np.abs(down - 0.45) * 0.8, 0.0, 1.0)
+        cavity = _CAVITY_RGB * lit[..., None]
+        cavity *= (1.0 - _UPPER_TEETH_SHADOW * (1.0 - _smoothstep(down / 0.25)))[..., None]
+        # The tongue: an arch over the lower teeth, its top edge shaded, more of it as the mouth opens.
+        height = 0.45 * np.clip((gap - 3.0) / 6.0, 0.0, 1.0)
+        top = 1.0 - height * np.sqrt(np.clip(1.0 - (self.across / 0.8) ** 2, 0.0, 1.0))
+        tongue = _smoothstep((down - top) / 0.12) * (side < 0.8)
+        tongue_colour = _TONGUE_RGB * (0.75 + 0.25 * _smoothstep((down - top) / 0.3))[..., None]
+        interior = cavity * (1.0 - tongue[..., None]) + tongue_colour * tongue[..., None]
+        # The lower front teeth show above the lower lip, in front of the tongue, once open.
+        teeth = _smoothstep((down - 0.82) / 0.06) * _smoothstep((0.62 - side) / 0.15) * np.clip((gap - 5.0) / 4.0, 0.0, 1.0)
+        return interior * (1.0 - teeth[..., None]) + _LOWER_TEETH_RGB * teeth[..., None]
 
 
 def _smoothstep(x: np.ndarray) -> np.ndarray:

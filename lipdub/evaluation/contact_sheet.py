@@ -36,12 +36,27 @@ def sample_frames(video: str, count: int) -> list[np.ndarray]:
     return [frame for index, frame in enumerate(iter_frames(video)) if index in wanted]
 
 
+def labelled(frame: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``frame`` with ``text`` in its top-left corner on a dark band (readable on any
+    picture; sized to the frame so it survives the sheet's resizing)."""
+    out = frame.copy()
+    scale = max(0.4, frame.shape[1] / 640)
+    thickness = max(1, round(scale * 1.5))
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    pad = max(2, round(4 * scale))
+    band = out[: height + baseline + 2 * pad, : width + 2 * pad]
+    band[...] = (band * 0.35).astype(np.uint8)
+    cv2.putText(out, text, (pad, pad + height), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return out
+
+
 def write_contact_sheet(video: str, out_png: str, count: int = 12, columns: int = 4, before: str | None = None) -> str:
-    """A PNG of frames spread over ``video``; with ``before``, each cell pairs source | output."""
+    """A PNG of frames spread over ``video``; with ``before``, each cell pairs source | output,
+    labelled so."""
     after = sample_frames(video, count)
     if before is not None:
         originals = sample_frames(before, count)
-        after = [np.concatenate([b, a], axis=1) for b, a in zip(originals, after)]
+        after = [np.concatenate([labelled(b, "source"), labelled(a, "output")], axis=1) for b, a in zip(originals, after)]
     sheet = tile(after, columns, cell_width=512 if before is not None else 256)
     Path(out_png).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(out_png, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
