@@ -110,7 +110,7 @@ def train(
     import shlex
     import sys
 
-    from jobs.train_motion import TrainRequest, people_and_licences, run_training, split_videos, sync_report
+    from pipelines.training_run import TrainRequest, people_and_licences, run_training, split_videos, sync_report
     from lipdub.catalog import CatalogError
     from lipdub.config import PipelineConfig, load_config
     from lipdub.errors import InputError

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jobs.train_motion import TrainRequest, run_training
+from pipelines.training_run import TrainRequest, run_training
 from lipdub.config import PipelineConfig
 from models.motion_training import TrainSettings
 from pipelines.training_pipeline import video_name

@@ -174,7 +174,7 @@ def _fast_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str
     from lipdub.face.analysis_record import FaceAnalysis
     from lipdub.work_store import fetch_member
     from models.learned_motion import LearnedMotionModel
-    from models.motion import default_motion_model
+    from models.registry import default_motion_model
     from operators.move import read_speech
     from pipelines.ray_adapter import ensure_ray
     from pipelines.training_pipeline import analyse_videos, video_name, video_rows

@@ -27,7 +27,8 @@ import numpy as np
 from lipdub.audio.features import SAMPLE_RATE, SpeechFeatures, analyze_speech, frames_at
 from lipdub.audio.phonemes import PhoneRecognizer
 from lipdub.audio.vad import VoiceActivity
-from models.motion import MotionModel, default_motion_model
+from models.motion import MotionModel
+from models.registry import default_motion_model
 from models.viseme_rules import VisemeRulesModel
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from lipdub.errors import InputError
 if TYPE_CHECKING:
     from lipdub.audio.features import SpeechFeatures
 
-__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "standardize", "default_motion_model"]
+__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "standardize"]
 
 
 @runtime_checkable
@@ -114,10 +114,3 @@ def valid_measured(measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(rows) < 3:
         raise InputError("the source has too few frames with a measured mouth to calibrate on")
     return values[rows], rows
-
-
-def default_motion_model() -> MotionModel:
-    """Viseme rules with a per-speaker ridge calibration on top (falls back to scaled rules)."""
-    from models.speaker_calibration import CalibratedMotionModel  # noqa: PLC0415  (avoid a cycle)
-
-    return CalibratedMotionModel()

@@ -1,6 +1,6 @@
 """One training step, validation and resumable state of the learned motion model.
 
-Used inside Ray Train's worker loop (``jobs.train_motion``) and directly by tests; it knows
+Used inside Ray Train's worker loop (``pipelines.training_run``) and directly by tests; it knows
 nothing about Ray. Losses (generator): L1 on lip displacements over measured steps; L1 on the
 mouth opening and width the lips imply (the figures the product is judged by); one minus the
 per-window Pearson correlation of opening (timing matters more than amplitude, which speaker

@@ -7,6 +7,13 @@ from models.baselines import LoudnessMotionModel, OracleMotionModel
 from models.motion import MotionModel
 
 
+def default_motion_model() -> MotionModel:
+    """Viseme rules with a per-speaker ridge calibration on top (falls back to scaled rules)."""
+    from models.speaker_calibration import CalibratedMotionModel
+
+    return CalibratedMotionModel()
+
+
 def build_motion_model(spec: str = "default", checkpoint: str | None = None) -> MotionModel:
     """"default", "rules", "loudness", or "oracle:<path to .npy targets>".
 
@@ -18,8 +25,6 @@ def build_motion_model(spec: str = "default", checkpoint: str | None = None) -> 
 
         return LearnedMotionModel.from_uri(checkpoint)
     if spec == "default":
-        from models.motion import default_motion_model
-
         return default_motion_model()
     if spec == "rules":
         from models.viseme_rules import VisemeRulesModel

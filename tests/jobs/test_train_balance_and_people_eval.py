@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from jobs.eval_people import summarise
-from jobs.train_motion import capped_videos, capped_windows
+from pipelines.training_run import capped_videos, capped_windows
 
 
 def test_capped_windows_keeps_at_most_cap_per_person_spread_over_clips():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.train_motion import TrainRequest, card_uri, run_training
+from pipelines.training_run import TrainRequest, card_uri, run_training
 from lipdub.config import PipelineConfig
 from lipdub.storage import filesystem_for
 from models.motion_checkpoint import load_checkpoint

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from lipdub.errors import InputError
-from models.motion import MotionModel, SpeakerRange, default_motion_model, valid_measured
+from models.motion import MotionModel, SpeakerRange, valid_measured
+from models.registry import default_motion_model
 from models.viseme_rules import VisemeRulesModel
 
 
