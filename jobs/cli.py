@@ -237,7 +237,7 @@ def demo(
 
 @app.command("eval")
 def evaluate(
-    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, loco CLIP [CLIP ...], gate [SHARED_MEDIA_DIR]"),
+    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, loco CLIP [CLIP ...], motion [CLIPS_DIR], gate [SHARED_MEDIA_DIR]"),
     source: Optional[str] = typer.Option(None, help="Source video the OUTPUT was made from."),
     dub_audio: Optional[str] = typer.Option(None, "--dub", help="Dub track the OUTPUT was made with."),
     oracle_motion: bool = typer.Option(False, help="holdout: drive the renderer with the real mouth shapes (renderer-only error)."),
@@ -250,12 +250,15 @@ def evaluate(
     per_person: int = typer.Option(2, help="people: at most this many clips per person."),
     work_root: Optional[str] = typer.Option(None, help="Work store (default ~/.cache/lipdub/work)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    only: list[str] = typer.Option([], "--only", help="motion: evaluate only this clip (file name without extension); repeatable."),
+    timing: bool = typer.Option(False, "--timing", help="motion: also time speech analysis + motion on a 60 s dub."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Measure quality. `lipdub eval holdout CLIP...`: the hold-out lip-sync protocol.
     `lipdub eval people --split test|validation` (or `holdout --split ...`): the protocol on the people
     split's group (v1, rules, untouched; real and generated apart).
     `lipdub eval loco CLIP...`: leave-one-clip-out training of the learned model, then the protocol.
+    `lipdub eval motion [CLIPS_DIR]`: the motion models alone on measured mouths (no rendering).
     `lipdub eval gate [DIR]`: the QA gate's precision/recall on ../shared/media (dubbed vs untouched).
     `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: the QA figures of one output (as `lipdub qa`)."""
     setup_logging(verbose)
@@ -284,6 +287,13 @@ def evaluate(
             typer.echo(f"error: no catalog.csv under {media}: lipdub eval gate [SHARED_MEDIA_DIR]", err=True)
             raise typer.Exit(code=2)
         report = run_gate_eval(media, Path(out_dir or tempfile.mkdtemp(prefix="lipdub-gate-")), work_root=work_root)
+    elif targets[0] == "motion":
+        from models.eval_motion_holdout import CACHE_DIR, DEFAULT_CLIPS, evaluate, time_listen_and_move
+
+        clips = Path(targets[1]) if len(targets) > 1 else DEFAULT_CLIPS
+        report = {"correlations": evaluate(clips, list(only) or None, CACHE_DIR)}
+        if timing:
+            report["listen_and_move_seconds_60s_dub"] = time_listen_and_move(clips.parent / "dub_audio" / "en_long_60s.wav")
     elif targets[0] == "holdout":
         from jobs.eval_holdout import run_holdout
 

@@ -10,12 +10,13 @@ Models compared: the default model, the viseme rules alone, a naive "loudness ->
 and "untouched" (the first half's real mouth values truncated to the second half's length, what
 leaving the video alone would score).
 
-Run: ``.venv/bin/python -m models.eval_motion_holdout [--clips DIR] [--only NAME ...]``.
+Run: ``.venv/bin/lipdub eval motion [CLIPS_DIR] [--only NAME ...] [--timing]`` (the motion
+models alone, on measured mouths; ``lipdub eval holdout`` runs the same protocol through the
+whole pipeline).
 Mouth measurements (MediaPipe Face Mesh per frame) are cached under /tmp/lipdub_motion_cache.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from dataclasses import dataclass
@@ -213,22 +214,3 @@ def time_listen_and_move(dub_path: Path | None = None, seconds: float = 60.0) ->
     elapsed = time.perf_counter() - start
     log.info("listen + move for a %.1f s dub: %.2f s", len(samples) / SAMPLE_RATE, elapsed)
     return elapsed
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=Path, default=DEFAULT_CLIPS)
-    parser.add_argument("--only", nargs="*", default=None, help="clip stems to evaluate")
-    parser.add_argument("--cache", type=Path, default=CACHE_DIR, help="where mouth measurements are cached")
-    parser.add_argument("--timing", action="store_true", help="also time listen+move on a 60 s dub")
-    parser.add_argument("--dub", type=Path, default=DEFAULT_CLIPS.parent / "dub_audio" / "en_long_60s.wav",
-                        help="dub track for --timing (synthesized speech when missing)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    evaluate(args.clips, args.only, args.cache)
-    if args.timing:
-        time_listen_and_move(args.dub)
-
-
-if __name__ == "__main__":
-    main()
