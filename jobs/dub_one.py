@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from lipdub.config import PipelineConfig
-from pipelines.dub_pipeline import run_items
-from pipelines.ray_adapter import ensure_ray
+from lipdub.item_row import empty_row
+from operators.probe import InputCheck
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ def dub_one(
     # crf and preset given on the command line win over the config's; other encode settings stay.
     encode = replace(config.encode, **{name: value for name, value in (("crf", crf), ("preset", preset)) if value is not None})
     config = config.with_overrides(work_root=work_root, encode=encode)
-    ensure_ray(ray_address)
     row = {
         "item_id": item_id,
         "video_uri": video,
@@ -42,6 +41,15 @@ def dub_one(
         "speaker_point": speaker_point,
         "transcript": transcript,
     }
+    # Bad input fails here, in the driver, before Ray's start-up (seconds) is paid.
+    (checked,) = InputCheck(config).run_row(empty_row(**row))
+    if checked["status"] == "failed":
+        return checked
+    # Only now the heavy imports (Ray, the stages' libraries): seconds of CPU on a small machine.
+    from pipelines.dub_pipeline import run_items
+    from pipelines.ray_adapter import ensure_ray
+
+    ensure_ray(ray_address)
     log.info("dubbing %s with %s -> %s", video, audio, output)
     (result,) = run_items([row], config)
     if result["status"] == "ok":

@@ -20,6 +20,8 @@ from operators.base import Operator
 
 class ProbeOperator(Operator):
     name = "probe"
+    # The source's content fingerprint keys its cached analysis; it reads the whole video.
+    fingerprint_source = True
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         for column in ("item_id", "video_uri", "audio_uri", "output_uri"):
@@ -30,7 +32,7 @@ class ProbeOperator(Operator):
         with local_path(row["audio_uri"]) as audio_path:
             dub = probe_audio(audio_path)
         timeline = plan_timeline(video.n_frames, float(video.fps), dub.duration_s, row.get("sync_mode"))
-        fingerprint = uri_sha256(row["video_uri"])
+        fingerprint = uri_sha256(row["video_uri"]) if self.fingerprint_source else None
         row.update(
             width=video.width,
             height=video.height,
@@ -46,3 +48,10 @@ class ProbeOperator(Operator):
             work_dir=join_uri(self.config.work_root, "items", safe_name(row["item_id"])),
         )
         return row
+
+
+class InputCheck(ProbeOperator):
+    """The probe's checks alone, without the fingerprint: cheap enough for a driver to refuse bad
+    input in about a second, before Ray starts (`lipdub dub`), with the probe's own words."""
+
+    fingerprint_source = False

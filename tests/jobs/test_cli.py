@@ -107,3 +107,29 @@ def test_train_refuses_to_resume_a_file_that_is_not_a_checkpoint(tmp_path):
     assert result.exit_code == 2
     assert "--restart" in result.output
     assert output.read_text() == "something else\n"
+
+
+def test_bad_input_fails_in_the_driver_before_ray_starts(tmp_path, demo_inputs):
+    """`lipdub dub` refuses an unreadable dub with the probe's own words, without starting Ray
+    (in its own process: no Ray processes appear, and our 'Ray ready' line never comes)."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.ray_processes import processes_with_env
+
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are notes, not a dub\n")
+    marker = uuid.uuid4().hex
+    env = dict(os.environ, LIPDUB_CLI_TEST_RUN=marker)
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "dub", "--video", str(demo_inputs[0]), "--audio", str(not_audio), "--output", str(tmp_path / "o.mp4")],
+        cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: {not_audio}: not a readable media file (Invalid data found when processing input)"], done.stderr[-2000:]
+    assert "Ray ready" not in done.stderr
+    assert processes_with_env("LIPDUB_CLI_TEST_RUN", marker) == []
+    assert not (tmp_path / "o.mp4").exists()
