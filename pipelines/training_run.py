@@ -43,7 +43,7 @@ from models.motion_checkpoint import checkpoint_exists, load_checkpoint
 from models.motion_inputs import n_input_features
 from models.motion_training import TrainSettings
 from models.training_sync import SyncPolicy
-from pipelines.training_pipeline import video_name
+from pipelines.training_pipeline import video_name, windows_dataset
 
 log = logging.getLogger(__name__)
 
@@ -204,42 +204,6 @@ def own_sync_decisions(rows: list[dict[str, Any]], policy: SyncPolicy) -> dict[s
     return decisions
 
 
-class _ShiftedWindows:
-    """Ray Data flat_map: one analysed video row -> its training windows, lips read at the row's
-    own offset (``offset_s``), each window tagged with its person and start step."""
-
-    def __init__(self, feature_kind: str, stride: int) -> None:
-        self.feature_kind, self.stride = feature_kind, stride
-
-    def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
-        from lipdub.face.analysis_record import FaceAnalysis
-        from lipdub.work_store import fetch_member
-        from models.training_pairs import clip_windows, training_clip
-        from operators.move import read_speech
-
-        faces = FaceAnalysis.from_npz(str(fetch_member(row["analysis_uri"])))
-        speech = read_speech(row["dub_speech_uri"])
-        try:
-            clip = training_clip(video_name(row["video_uri"]), faces, speech, self.feature_kind, offset_s=float(row["offset_s"]))
-        except ValueError as error:
-            log.warning("no training windows from %s: %s", row["video_uri"], error)
-            return []
-        out = []
-        for index, window in enumerate(clip_windows(clip, stride=self.stride)):
-            out.append({**{name: window[name] for name in ("clip", "features", "motion", "valid", "reference")},
-                        "person": row["person"], "index": index})
-        return out
-
-
-def _windows(rows: list[dict[str, Any]], kind: str, stride: int, offsets: dict[str, float], people: dict[str, str]) -> Any:
-    import ray
-
-    items = [{"video_uri": r["video_uri"], "analysis_uri": r["analysis_uri"], "dub_speech_uri": r["dub_speech_uri"],
-              "offset_s": float(offsets.get(r["video_uri"], 0.0)),
-              "person": people.get(video_name(r["video_uri"]), video_name(r["video_uri"]))} for r in rows]
-    return ray.data.from_items(items).flat_map(_ShiftedWindows(kind, stride)).materialize()
-
-
 def capped_videos(names: list[str], people: dict[str, str], cap: int) -> tuple[list[str], list[str]]:
     """(kept, left out) video names when a person may bring at most ``cap`` videos: evenly spaced
     over that person's videos sorted by name (deterministic); a video not in ``people`` is its own person."""
@@ -306,7 +270,7 @@ def _training_data(request: TrainRequest, config: PipelineConfig, source_rows: l
     if not train_rows:
         raise ValueError("no usable training video in the catalog: " + "; ".join(f"{s['video']}: {s['error']}" for s in skipped[:5]))
     offsets = {uri: d.offset_s for uri, d in decisions.items()}
-    train_ds = _windows(train_rows, request.feature_kind, request.window_stride, offsets, request.people)
+    train_ds = windows_dataset(train_rows, request.feature_kind, request.window_stride, offsets, request.people)
     tags = [(r["person"], r["clip"], int(r["index"])) for r in train_ds.select_columns(["person", "clip", "index"]).take_all()]
     kept = capped_windows(tags, request.max_windows_per_person)
     per_person: dict[str, dict[str, int]] = {}
@@ -323,7 +287,7 @@ def _training_data(request: TrainRequest, config: PipelineConfig, source_rows: l
     datasets = {"train": train_ds}
     if validation:
         val_rows = [row for row in ok if video_name(row["video_uri"]) in validation]
-        datasets["validation"] = _windows(val_rows, request.feature_kind, 10**6, offsets, request.people).drop_columns(["person", "index"])
+        datasets["validation"] = windows_dataset(val_rows, request.feature_kind, 10**6, offsets, request.people).drop_columns(["person", "index"])
     references = np.stack([row["reference"] for row in train_ds.select_columns(["reference"]).take_all()])
     n_features = int(train_ds.take(1)[0]["features"].shape[1])
     return _TrainingData(datasets, sorted(video_name(r["video_uri"]) for r in train_rows), validation, skipped, n_windows,
