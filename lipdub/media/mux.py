@@ -3,7 +3,9 @@
 Why remux: rendering runs in parallel per segment (each a `VideoWriter` file); decoding and
 re-encoding them again would cost as much as the render and lose quality. Packets are copied
 with timestamps shifted so the segments play back to back, and the dub audio is encoded once
-as AAC, padded with silence or trimmed so it ends exactly with the video.
+as AAC, padded with silence or trimmed so it ends exactly with the video. The audio may come as
+one array or as chunks (`iter_audio_chunks`); chunks are pulled only as the video advances, so a
+film-length dub is never in memory whole, and what lies past the video's end is never read.
 
 Requirements on the segments: same codec, size and encoder settings (as `VideoWriter` with the
 same arguments produces), video only. The display rotation of the first segment is kept.
@@ -11,10 +13,11 @@ Audio and video packets are interleaved while writing so memory stays bounded fo
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from fractions import Fraction
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import av
 import numpy as np
@@ -30,11 +33,13 @@ __all__ = ["mux_segments"]
 _AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000,
                         11025, 8000, 7350})
 _AUDIO_CHUNK = 8192
+#: Largest frame handed to the resampler for rates AAC cannot carry.
+_RESAMPLE_BLOCK = 65536
 
 
 def mux_segments(
     segment_paths: list[str],
-    audio: np.ndarray,
+    audio: np.ndarray | Iterable[np.ndarray],
     sample_rate: int,
     out_path: str,
     *,
@@ -43,6 +48,11 @@ def mux_segments(
 ) -> None:
     """Concatenate H.264 `segment_paths` (remux) and add `audio` (float mono, [-1, 1]) as AAC.
 
+    ``audio``: the whole track as one array, or any other iterable of arrays (chunks, e.g.
+    `iter_audio_chunks`), all at `sample_rate`; each is mono (n,) or (n, channels). Chunks are
+    pulled only as the video advances; the iterator is closed when done (a generator's file with
+    it). The first chunk is taken before the output is opened, so a missing or unreadable dub
+    fails without touching `out_path`.
     ``metadata``: container tags to write (e.g. ``{"comment": ...}``; mp4 keeps the standard ones).
 
     The output lasts exactly as long as the video; its frame count is the sum of the segments'.
@@ -53,28 +63,34 @@ def mux_segments(
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     out_path = os.fspath(out_path)
-    samples = _mono_float(audio)
-    out_rate = sample_rate if sample_rate in _AAC_RATES else 48000
-    if out_rate != sample_rate:
-        samples = _resample(samples, sample_rate, out_rate)
+    source = audio if isinstance(audio, np.ndarray) else iter(audio)
     try:
-        _mux(segment_paths, samples, out_rate, out_path, audio_bitrate, metadata or {})
-    except BaseException:
-        # A half-written container is useless and could be mistaken for a result.
+        chunks = _audio_chunks(source)
+        out_rate = sample_rate if sample_rate in _AAC_RATES else 48000
+        if out_rate != sample_rate:
+            chunks = _resample(chunks, sample_rate, out_rate)
         try:
-            os.remove(out_path)
-        except FileNotFoundError:
-            pass
-        raise
+            _mux(segment_paths, chunks, out_rate, out_path, audio_bitrate, metadata or {})
+        except BaseException:
+            # A half-written container is useless and could be mistaken for a result.
+            try:
+                os.remove(out_path)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:  # a generator reading a file: release it now, not at garbage collection
+            close()
 
 
-def _mux(segment_paths: list[str], samples: np.ndarray, out_rate: int, out_path: str,
+def _mux(segment_paths: list[str], chunks: Iterator[np.ndarray], out_rate: int, out_path: str,
          audio_bitrate: int, metadata: dict[str, str]) -> None:
-    """The remux itself; `samples` are float32 mono at `out_rate`, an AAC rate."""
+    """The remux itself; `chunks` are float32 mono at `out_rate`, an AAC rate."""
     out_opts = {"movflags": "+faststart"} if out_path.lower().endswith((".mp4", ".mov", ".m4v")) else {}
     with av.open(out_path, mode="w", options=out_opts) as out:
         out.metadata.update(metadata)
-        audio_out = _AudioFeed(out, samples, out_rate, audio_bitrate)
+        audio_out = _AudioFeed(out, chunks, out_rate, audio_bitrate)
         video_out = None
         time_base: Fraction | None = None
         template: tuple | None = None
@@ -147,8 +163,21 @@ def _rebase(packet: av.Packet, src: Fraction, dst: Fraction) -> tuple[int, int, 
     return pts, dts, dur
 
 
+def _audio_chunks(source: np.ndarray | Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    """Float32 mono chunks from the whole-track array or a chunk iterator.
+
+    The array, or the iterator's first chunk, is taken and checked now, before the output is
+    opened; later chunks are converted as they are pulled.
+    """
+    if isinstance(source, np.ndarray):
+        return iter([_mono_float(source)])
+    first = next(source, None)
+    head = [] if first is None else [_mono_float(first)]
+    return itertools.chain(head, map(_mono_float, source))
+
+
 def _mono_float(audio: np.ndarray) -> np.ndarray:
-    """Validate and flatten the dub audio to contiguous float32 mono."""
+    """Validate and flatten (a chunk of) the dub audio to contiguous float32 mono."""
     data = np.nan_to_num(np.asarray(audio, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     if data.ndim == 2 and data.shape[1] <= 8:  # (n, channels): average to mono
         data = data.mean(axis=1)
@@ -157,29 +186,33 @@ def _mono_float(audio: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.clip(data, -1.0, 1.0))
 
 
-def _resample(samples: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
-    """Resample float mono with libswresample (for rates AAC cannot carry)."""
+def _resample(chunks: Iterator[np.ndarray], src_rate: int, dst_rate: int) -> Iterator[np.ndarray]:
+    """Resample float mono with libswresample (for rates AAC cannot carry), chunk by chunk."""
     resampler = av.AudioResampler(format="flt", layout="mono", rate=dst_rate)
-    chunks: list[np.ndarray] = []
-    for start in range(0, samples.size, 65536):
-        frame = av.AudioFrame.from_ndarray(samples[None, start:start + 65536], format="flt",
-                                           layout="mono")
-        frame.sample_rate = src_rate
-        chunks.extend(f.to_ndarray()[0] for f in resampler.resample(frame))
-    chunks.extend(f.to_ndarray()[0] for f in resampler.resample(None))
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    for samples in chunks:
+        for start in range(0, samples.size, _RESAMPLE_BLOCK):
+            frame = av.AudioFrame.from_ndarray(samples[None, start:start + _RESAMPLE_BLOCK], format="flt",
+                                               layout="mono")
+            frame.sample_rate = src_rate
+            yield from (f.to_ndarray()[0] for f in resampler.resample(frame))
+    yield from (f.to_ndarray()[0] for f in resampler.resample(None))
 
 
 class _AudioFeed:
-    """Encodes the dub audio into the output lazily, following the video's progress."""
+    """Encodes the dub audio into the output lazily, following the video's progress.
 
-    def __init__(self, out: av.container.OutputContainer, samples: np.ndarray, rate: int,
+    Chunks are pulled from the source only once the video has got past the buffered audio, so
+    what is held is the unencoded rest of one chunk; chunks past the video's end are never pulled.
+    """
+
+    def __init__(self, out: av.container.OutputContainer, chunks: Iterator[np.ndarray], rate: int,
                  bitrate: int) -> None:
         self._out = out
-        self._samples = samples
+        self._chunks = chunks
         self._rate = rate
         self._bitrate = bitrate
         self._stream: av.audio.stream.AudioStream | None = None
+        self._buffer = np.zeros(0, np.float32)  # pulled, not yet encoded (starts at _written)
         self._written = 0  # samples sent to the encoder
 
     def add_stream(self) -> None:
@@ -190,32 +223,36 @@ class _AudioFeed:
 
     def feed_until(self, seconds: float) -> None:
         """Encode real (not padding) audio up to `seconds`; never past the audio's end."""
-        stop = min(self._samples.size, int(seconds * self._rate))
-        self._encode(self._chunks(self._samples, stop))
+        self._encode_audio(int(seconds * self._rate))
 
     def finish(self, video_s: float) -> None:
         """Encode the rest up to the video duration (silence if short, cut if long); flush."""
         target = int(round(video_s * self._rate))
-        if target > self._samples.size:
-            padded = np.zeros(target, np.float32)
-            padded[: self._samples.size] = self._samples
-            self._samples = padded
-        self._encode(self._chunks(self._samples, target))
+        self._encode_audio(target)
+        while self._written < target:
+            self._encode(np.zeros(min(_AUDIO_CHUNK, target - self._written), np.float32))
+        self._buffer = np.zeros(0, np.float32)
         assert self._stream is not None
         self._out.mux(self._stream.encode(None))
 
-    def _chunks(self, samples: np.ndarray, stop: int) -> Iterator[av.AudioFrame]:
+    def _encode_audio(self, stop: int) -> None:
+        """Encode source samples up to sample `stop`, or as far as the source goes."""
         while self._written < stop:
-            end = min(stop, self._written + _AUDIO_CHUNK)
-            frame = av.AudioFrame.from_ndarray(samples[None, self._written:end], format="flt",
-                                               layout="mono")
-            frame.sample_rate = self._rate
-            frame.pts = self._written
-            frame.time_base = Fraction(1, self._rate)
-            self._written = end
-            yield frame
+            if not self._buffer.size:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    return
+                self._buffer = chunk
+                continue
+            n = min(stop - self._written, self._buffer.size, _AUDIO_CHUNK)
+            self._encode(self._buffer[:n])
+            self._buffer = self._buffer[n:]
 
-    def _encode(self, frames: Iterator[av.AudioFrame]) -> None:
+    def _encode(self, samples: np.ndarray) -> None:
         assert self._stream is not None
-        for frame in frames:
-            self._out.mux(self._stream.encode(frame))
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+        frame.sample_rate = self._rate
+        frame.pts = self._written
+        frame.time_base = Fraction(1, self._rate)
+        self._written += samples.size
+        self._out.mux(self._stream.encode(frame))

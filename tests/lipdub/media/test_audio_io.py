@@ -5,7 +5,7 @@ import pytest
 from _media_fixtures import tone, write_audio, write_header_only_wav, write_video
 
 from lipdub.errors import InputError
-from lipdub.media.audio_io import load_audio, write_wav
+from lipdub.media.audio_io import iter_audio_chunks, load_audio, write_wav
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,84 @@ def test_errors(tmp_path):
 def test_real_dub_track(shared_media):
     samples = load_audio(shared_media / "dub_audio" / "en_long_60s.wav")
     assert samples.size / 16000 == pytest.approx(60.0, abs=0.5)
+
+
+# --- streaming: iter_audio_chunks --------------------------------------------------------------
+
+
+def _stereo_wav(path, seconds, rate):
+    left, right = tone(seconds, rate, freq=440.0), tone(seconds, rate, freq=660.0, amp=0.3)
+    write_wav(path, np.concatenate([left, right]).T, rate)
+    return path
+
+
+@pytest.mark.parametrize("rate", [48000, 16000])
+@pytest.mark.parametrize(
+    ("name", "codec", "source_rate"),
+    [("dub.wav", None, 44100), ("dub.m4a", "aac", 48000), ("dub.mp4", "aac", 22050), ("dub.mp3", "libmp3lame", 44100)],
+)
+def test_chunks_are_load_audio_in_pieces(tmp_path, name, codec, source_rate, rate):
+    if codec is None:
+        path = _stereo_wav(tmp_path / name, 2.3, source_rate)
+    else:
+        path = write_audio(tmp_path / name, tone(2.3, source_rate, 2), source_rate, codec)
+    chunks = list(iter_audio_chunks(path, rate, chunk_seconds=0.25))
+    whole = load_audio(path, sample_rate=rate)
+    assert len(chunks) == 10 and all(c.size == rate // 4 for c in chunks[:-1])
+    assert all(c.dtype == np.float32 and c.ndim == 1 for c in chunks)
+    # Same decode, same resampler, same padding trim: bit-identical, not merely close.
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+    # The codec padding past the stated 2.3 s is trimmed while streaming too.
+    assert whole.size == round(2.3 * rate)
+
+
+def test_chunk_size_does_not_change_the_samples(tmp_path):
+    path = write_audio(tmp_path / "dub.m4a", tone(1.3, 44100), 44100, "aac")
+    one = np.concatenate(list(iter_audio_chunks(path, 48000, chunk_seconds=100.0)))
+    tiny = list(iter_audio_chunks(path, 48000, chunk_seconds=0.001))
+    assert {c.size for c in tiny[:-1]} == {48}
+    np.testing.assert_array_equal(np.concatenate(tiny), one)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "stated", "expected"),
+    [
+        ([700, 400], 1000, 1000),  # 100 samples of codec padding: trimmed
+        ([1000, 200, 1], 1000, 1000),  # padding arriving in several pieces
+        ([1000, 3200], 1000, 1000),  # exactly 0.2 s past the end: still padding
+        ([1000, 3201], 1000, 4201),  # more than 0.2 s: a wrong header, keep it all
+        ([500] + [600] * 7, 1000, 4700),  # ... also when it arrives bit by bit
+        ([900], 1000, 900),  # shorter than stated: nothing to trim
+        ([1000, 100], 0, 1100),  # no stated duration: nothing to trim
+    ],
+)
+def test_padding_trim_decides_like_the_whole_array(pieces, stated, expected):
+    from lipdub.media.audio_io import _PaddingTrim
+
+    rate = 16000  # 0.2 s = 3200 samples of padding at most
+    trim = _PaddingTrim(stated / rate, rate)
+    audio = np.arange(sum(pieces), dtype=np.float32)
+    kept, start = [], 0
+    for n in pieces:
+        kept.extend(trim.push(audio[start:start + n]))
+        start += n
+    trim.finish()
+    np.testing.assert_array_equal(np.concatenate(kept), audio[:expected])
+
+
+def test_chunk_errors_come_while_iterating(tmp_path):
+    with pytest.raises(ValueError):
+        iter_audio_chunks(tmp_path / "missing.wav", 0)
+    with pytest.raises(ValueError):
+        iter_audio_chunks(tmp_path / "missing.wav", 16000, chunk_seconds=0.0)
+    missing = iter_audio_chunks(tmp_path / "missing.wav", 16000)  # nothing opened yet
+    with pytest.raises(InputError, match="does not exist"):
+        next(missing)
+    with pytest.raises(InputError, match="audio stream is empty"):
+        next(iter_audio_chunks(write_header_only_wav(tmp_path / "silent.wav"), 16000))
+    with pytest.raises(InputError, match="no audio stream"):
+        next(iter_audio_chunks(write_video(tmp_path / "v.mp4", 2), 16000))
+    junk = tmp_path / "junk.mp3"
+    junk.write_bytes(np.random.default_rng(0).bytes(3000))
+    with pytest.raises(InputError, match="junk.mp3"):
+        list(iter_audio_chunks(junk, 16000))
