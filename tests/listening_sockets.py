@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.ray_processes import executable
+
 _LISTEN = "0A"  # TCP_LISTEN in the kernel's state numbering
 
 
@@ -68,13 +70,6 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def _executable(pid: int) -> str:
-    try:
-        return Path((Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")[0].decode()).name
-    except OSError:
-        return ""
-
-
 def listeners_of(pids: list[int]) -> list[Listener]:
     """Every listening TCP socket owned by one of `pids`."""
     listening = listening_inodes()
@@ -82,5 +77,5 @@ def listeners_of(pids: list[int]) -> list[Listener]:
     for pid in pids:
         for inode in _socket_inodes(pid) & listening.keys():
             address, port = listening[inode]
-            found.append(Listener(pid, _executable(pid), address, port))
+            found.append(Listener(pid, executable(pid), address, port))
     return found

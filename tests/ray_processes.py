@@ -34,7 +34,7 @@ def stop_processes_with_env(name: str, value: str, grace_s: float = 10.0) -> lis
     whatever outlives ``grace_s`` per step."""
     stopped: list[int] = []
     for in_step in (lambda exe: exe == "raylet", lambda exe: exe not in ("raylet", "gcs_server"), lambda exe: exe == "gcs_server"):
-        pids = [pid for pid in processes_with_env(name, value) if in_step(_executable(pid))]
+        pids = [pid for pid in processes_with_env(name, value) if in_step(executable(pid))]
         for pid in pids:
             _signal(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
@@ -48,7 +48,8 @@ def stop_processes_with_env(name: str, value: str, grace_s: float = 10.0) -> lis
     return stopped
 
 
-def _executable(pid: int) -> str:
+def executable(pid: int) -> str:
+    """The file name of a process's executable (its command line's first word)."""
     try:
         return Path((Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")[0].decode()).name
     except OSError:
