@@ -263,14 +263,14 @@ def evaluate(
     `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: the QA figures of one output (as `lipdub qa`)."""
     setup_logging(verbose)
     if targets[0] == "people" or (targets[0] == "holdout" and split):
-        from jobs.eval_people import DEFAULT_CHECKPOINTS, run_people_eval
+        from pipelines.evaluation.people import DEFAULT_CHECKPOINTS, run_people_eval
         from models.people_split import DEFAULT_MEDIA
 
         named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or dict(DEFAULT_CHECKPOINTS)
         report = run_people_eval(split or "test", media=media or DEFAULT_MEDIA, checkpoints=named, per_person=per_person,
                                  fast=fast, work_root=work_root, out_dir=out_dir)
     elif targets[0] == "loco":
-        from jobs.eval_loco import run_loco
+        from pipelines.evaluation.loco import run_loco
         from models.motion_training import TrainSettings
 
         clips = targets[1:]
@@ -295,7 +295,7 @@ def evaluate(
         if timing:
             report["listen_and_move_seconds_60s_dub"] = time_listen_and_move(clips.parent / "dub_audio" / "en_long_60s.wav")
     elif targets[0] == "holdout":
-        from jobs.eval_holdout import run_holdout
+        from pipelines.evaluation.holdout import run_holdout
 
         clips = targets[1:]
         if not clips:

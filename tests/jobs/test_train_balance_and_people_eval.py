@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from jobs.eval_people import summarise
+from pipelines.evaluation.people import summarise
 from pipelines.training_run import capped_videos, capped_windows
 
 

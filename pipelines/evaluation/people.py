@@ -3,7 +3,7 @@
 The people come from the committed split (``models/splits/people_split.json``, see
 ``models/people_split.py``): ``test`` is never tuned on, ``validation`` is for choices. For each
 of the group's clips (at most ``per_person`` per person, at least ``min_seconds`` long), the
-hold-out protocol of ``lipdub eval holdout`` (jobs/eval_holdout.py): the first half's video is
+hold-out protocol of ``lipdub eval holdout`` (pipelines/evaluation/holdout.py): the first half's video is
 dubbed with the second half's speech and the output's mouth is compared with the real second
 half. Variants, all in one run: the default pipeline with the shipped checkpoint (``v1``) and any
 other checkpoint given (``--checkpoint LABEL=URI``), the rules alone (no checkpoint) and the first
@@ -137,7 +137,7 @@ def run_people_eval(
 
 def _rendered_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str | None,
                       out_dir: str | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    from jobs.eval_holdout import _dub_variant, correlations, halve_clip, jitter_ratio
+    from pipelines.evaluation.holdout import _dub_variant, correlations, halve_clip, jitter_ratio
     from pipelines.ray_adapter import ensure_ray
 
     base = replace(PipelineConfig(), motion_checkpoint=None).with_overrides(work_root=work_root, encode=EncodeConfig(crf=12))
@@ -170,7 +170,7 @@ def _slice_speech(speech: Any, start_s: float, end_s: float) -> Any:
 
 def _fast_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str | None,
                   out_dir: str | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    from jobs.eval_holdout import correlations, jitter_ratio
+    from pipelines.evaluation.holdout import correlations, jitter_ratio
     from lipdub.face.analysis_record import FaceAnalysis
     from lipdub.work_store import fetch_member
     from models.learned_motion import LearnedMotionModel

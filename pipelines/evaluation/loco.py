@@ -30,7 +30,7 @@ def run_loco(
     work_root: str | None = None,
     oracle_motion: bool = False,
 ) -> dict[str, Any]:
-    from jobs.eval_holdout import run_holdout
+    from pipelines.evaluation.holdout import run_holdout
 
     folder = Path(out_dir)
     (folder / "models").mkdir(parents=True, exist_ok=True)
