@@ -94,6 +94,7 @@ def train(
     max_windows_per_person: int = typer.Option(0, help="Cap on training windows per person (0: none); people from --media's catalog and the split."),
     max_videos_per_person: int = typer.Option(0, help="Cap on videos per person, evenly spaced by name, applied before analysis (0: none)."),
     feature_noise: float = typer.Option(0.1, help="Gaussian noise added to the standardised inputs while training."),
+    width_correlation_weight: float = typer.Option(0.0, help="Weight of the width-timing term (1 - Pearson r of mouth width per window)."),
     sync_check: bool = typer.Option(True, "--sync-check/--no-sync-check", help="Measure each video's own audio-video offset: shift or drop it."),
     min_sync_corr: float = typer.Option(0.15, help="Own sync correlation below which a video is dropped."),
     max_offset_ms: float = typer.Option(320.0, help="Own offsets beyond this are dropped rather than shifted."),
@@ -136,7 +137,8 @@ def train(
     request = TrainRequest(
         catalog_uri=sources[0] if len(sources) == 1 else sources,
         output_uri=output,
-        settings=TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, feature_noise=feature_noise),
+        settings=TrainSettings(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, feature_noise=feature_noise,
+                              width_correlation_weight=width_correlation_weight),
         feature_kind="wav2vec2" if config.listen.wav2vec2_checkpoint else "logmel",
         workers=workers,
         use_gpu=gpu,

@@ -28,7 +28,7 @@ from lipdub.audio.features import SpeechFeatures
 from models.generator_inference import predict_motion
 from models.lip_shapes import canonical_lips, lip_metrics, reference_lips
 from models.lipsync_net import LipSyncGenerator, NetConfig
-from models.motion import SpeakerRange, standardize, valid_measured
+from models.motion import RANGE_PRIOR_FRAMES, SpeakerRange, spread_or_typical, standardize, valid_measured
 from models.motion_checkpoint import cached_checkpoint
 from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames
 from models.motion_training import masked_pearson
@@ -91,7 +91,9 @@ class LearnedMotionModel:
         n_audio = int(np.floor(source.duration_s * fps))
         if np.count_nonzero(rows < n_audio) >= 3:
             values = values[rows < n_audio]  # frames past the source's audio say nothing about speech
-        self._target = np.stack([values.mean(axis=0), values.std(axis=0)], axis=1)
+        # A source of a few frames has no spread of its own: it takes a typical speaker's.
+        spread = [spread_or_typical(values[:, j], typical) for j, typical in enumerate(self.speaker.typical_spread)]
+        self._target = np.stack([values.mean(axis=0), spread], axis=1)
 
     def _adapt(self, source: SpeechFeatures, landmarks: np.ndarray, rows: np.ndarray, fps: float) -> None:
         """Fine-tune the decoder on the source's own speech and lips, within the time budget."""

@@ -7,7 +7,7 @@ its output lives in that speaker's range, then predicts targets for the dub.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -17,7 +17,13 @@ from lipdub.errors import InputError
 if TYPE_CHECKING:
     from lipdub.audio.features import SpeechFeatures
 
-__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "standardize"]
+__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "standardize", "spread_or_typical", "RANGE_PRIOR_FRAMES", "MIN_SPREAD_FRAMES"]
+
+# How many frames of evidence the typical adult's mouth range counts as when a speaker's own
+# range is measured (one second at 25 fps): short sources lean on it, long ones outweigh it.
+RANGE_PRIOR_FRAMES = 25.0
+# Fewer measured frames than this (0.4 s at 25 fps) say nothing about how far a mouth moves.
+MIN_SPREAD_FRAMES = 10
 
 
 @runtime_checkable
@@ -57,12 +63,20 @@ class SpeakerRange:
     high_width: float
 
     @classmethod
-    def from_measured(cls, measured: np.ndarray) -> "SpeakerRange":
+    def from_measured(cls, measured: np.ndarray, prior_frames: float = RANGE_PRIOR_FRAMES) -> "SpeakerRange":
+        """The range of a measured track ``(n, 2)``, shrunk toward the typical adult's.
+
+        Each field is the frame-weighted mean of this speaker's percentile and the typical
+        range's (moved to this speaker's median width, since mouth width in inter-ocular units
+        differs between faces), the typical one counting as ``prior_frames`` frames: a one-frame
+        source gets the typical range around its own mouth, a 2 s source mostly its own, a
+        30 s source practically only its own.
+        """
         opening, width = measured[:, 0].astype(np.float64), measured[:, 1].astype(np.float64)
         rest_opening = float(np.percentile(opening, 5))
         high_opening = float(np.percentile(opening, 97))
         low_width, rest_width, high_width = (float(v) for v in np.percentile(width, [3, 40, 97]))
-        return cls(
+        own = cls(
             rest_opening=rest_opening,
             open_span=max(high_opening - rest_opening, 1e-3),
             rest_width=rest_width,
@@ -72,6 +86,23 @@ class SpeakerRange:
             low_width=low_width,
             high_width=high_width,
         )
+        if prior_frames <= 0:
+            return own
+        typical = cls.typical().moved_to_width(float(np.median(width)))
+        share = len(opening) / (len(opening) + prior_frames)
+        fields = {name: share * getattr(own, name) + (1.0 - share) * getattr(typical, name) for name in own.__dataclass_fields__}
+        return cls(**fields)
+
+    def moved_to_width(self, rest_width: float) -> "SpeakerRange":
+        """The same spans around another resting width."""
+        shift = rest_width - self.rest_width
+        return replace(self, rest_width=rest_width, low_width=self.low_width + shift, high_width=self.high_width + shift)
+
+    @property
+    def typical_spread(self) -> tuple[float, float]:
+        """A speaking mouth's standard deviation of [opening, width] in this range (the rules'
+        own assumption): what a source too short to measure a spread on takes."""
+        return 0.3 * self.open_span, 0.5 * self.width_span
 
     @classmethod
     def typical(cls) -> "SpeakerRange":
@@ -111,6 +142,15 @@ def valid_measured(measured: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.ndim != 2 or values.shape[1] != 2:
         raise InputError(f"measured mouth track must be (frames, 2), got shape {values.shape}")
     rows = np.flatnonzero(np.isfinite(values).all(axis=1))
-    if len(rows) < 3:
-        raise InputError("the source has too few frames with a measured mouth to calibrate on")
+    if len(rows) == 0:
+        raise InputError("the source has no frame with a measured mouth to calibrate on")
     return values[rows], rows
+
+
+def spread_or_typical(values: np.ndarray, typical: float, min_frames: int = MIN_SPREAD_FRAMES) -> float:
+    """Standard deviation of ``values``, or ``typical`` when there are too few to measure one (a
+    one-frame source's own spread is 0: a frozen mouth). Not pooled: on the validation people even
+    a few frames' worth of a typical spread made outputs jumpier than the real mouths, which
+    move less than the typical range suggests."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std()) if len(values) >= min_frames else float(typical)

@@ -4,7 +4,9 @@ Used inside Ray Train's worker loop (``pipelines.training_run``) and directly by
 nothing about Ray. Losses (generator): L1 on lip displacements over measured steps; L1 on the
 mouth opening and width the lips imply (the figures the product is judged by); one minus the
 per-window Pearson correlation of opening (timing matters more than amplitude, which speaker
-calibration sets at dub time anyway); L1 on velocities; and, after a warm-up, a least-squares
+calibration sets at dub time anyway), and the same for width with its own weight (width moves by
+a few hundredths of the inter-ocular distance, so the L1 terms hardly see its timing: rounding and
+spreading were what the people evaluation missed); L1 on velocities; and, after a warm-up, a least-squares
 adversarial term from the temporal discriminator.
 """
 from __future__ import annotations
@@ -34,6 +36,7 @@ class TrainSettings:
     weight_decay: float = 1e-2
     metric_weight: float = 4.0
     correlation_weight: float = 0.5
+    width_correlation_weight: float = 0.0
     velocity_weight: float = 1.0
     adversarial_weight: float = 0.02
     adversarial_start_epoch: int = 10
@@ -93,9 +96,12 @@ class MotionTrainer:
         true_metrics = lip_metrics(motion + reference[:, None])
         metric = _masked_mean((pred_metrics - true_metrics).abs(), valid)
         corr = (1.0 - masked_pearson(pred_metrics[..., 0], true_metrics[..., 0], valid)).mean()
+        width_corr = (1.0 - masked_pearson(pred_metrics[..., 1], true_metrics[..., 1], valid)).mean()
         both = valid[:, 1:] * valid[:, :-1]
         velocity = _masked_mean((torch.diff(predicted, dim=1) - torch.diff(motion, dim=1)).abs(), both)
         loss = rec + s.metric_weight * metric + s.correlation_weight * corr + s.velocity_weight * velocity
+        if s.width_correlation_weight:
+            loss = loss + s.width_correlation_weight * width_corr
         adv_g = torch.zeros(())
         if adversarial:
             adv_g = (self.train_discriminator(predicted) - 1.0).pow(2).mean()
@@ -114,7 +120,7 @@ class MotionTrainer:
             self.optim_d.zero_grad(set_to_none=True)
             adv_d.backward()
             self.optim_d.step()
-        values = {"loss": loss, "rec": rec, "metric": metric, "corr": corr, "adv_g": adv_g, "adv_d": adv_d}
+        values = {"loss": loss, "rec": rec, "metric": metric, "corr": corr, "width_corr": width_corr, "adv_g": adv_g, "adv_d": adv_d}
         return {key: float(value.detach()) for key, value in values.items()}
 
     def train_epoch(self, batches: Iterable[dict[str, Any]]) -> dict[str, float]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lipdub.audio.features import FEATURE_RATE, SpeechFeatures, frames_at
-from models.motion import SpeakerRange, standardize, valid_measured
+from models.motion import RANGE_PRIOR_FRAMES, SpeakerRange, spread_or_typical, standardize, valid_measured
 from models.viseme_rules import VisemeRulesModel, speech_gate
 
 log = logging.getLogger(__name__)
@@ -123,11 +123,13 @@ class SpeakerRidge:
     """Ridge in standardised units that shrinks towards prior weights ``w0`` (not towards 0)."""
 
     prior: np.ndarray
-    strength: float  # lambda per frame: lambda = strength * n_frames
+    # The prior's weight in frames of source: a fixed amount of evidence, so the fit shrinks
+    # toward the prior as the source gets shorter (2 s: mostly prior; 30 s: mostly the speaker).
+    prior_frames: float
 
     def fit(self, design: np.ndarray, target_z: np.ndarray) -> np.ndarray:
         n, d = design.shape
-        lam = self.strength * max(n, 1)
+        lam = self.prior_frames
         a = design.T @ design + lam * np.eye(d)
         b = design.T @ target_z + lam * self.prior
         return np.linalg.solve(a, b)
@@ -158,7 +160,10 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 class CalibratedMotionModel:
     """MotionModel: rules + spectral features through a per-speaker ridge, in the speaker's range.
 
-    ``strength``: ridge pull towards the prior per frame (higher = trust the source less).
+    ``prior_frames``: the prior weights count as this many frames of source in the ridge (higher =
+    trust the source less); ``range_prior_frames``: the typical adult's mouth range counts as this
+    many frames when the speaker's range is measured, so a source of a frame or two moves like a
+    typical speaker.
     ``min_fit_s``: sources shorter than this use the prior weights alone.
     ``min_pause_s``: non-speech runs at least this long in the dub give the resting mouth.
     """
@@ -166,7 +171,8 @@ class CalibratedMotionModel:
     def __init__(
         self,
         *,
-        strength: float = 2.0,
+        prior_frames: float = 300.0,
+        range_prior_frames: float = RANGE_PRIOR_FRAMES,
         min_fit_s: float = 1.5,
         min_pause_s: float = 0.3,
         cv_margin: float = 0.25,
@@ -174,7 +180,8 @@ class CalibratedMotionModel:
     ) -> None:
         self.features = features or CalibrationFeatures()
         self.cv_margin = cv_margin
-        self.strength = strength
+        self.prior_frames = prior_frames
+        self.range_prior_frames = range_prior_frames
         self.min_fit_s = min_fit_s
         self.min_pause_s = min_pause_s
         d = len(self.features.names) * len(self.features.context_s)
@@ -195,7 +202,7 @@ class CalibratedMotionModel:
     def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None) -> None:
         """Learn the speaker's range and, with enough source, the ridge weights (else the prior)."""
         values, rows = valid_measured(measured)
-        self.speaker = SpeakerRange.from_measured(values)
+        self.speaker = SpeakerRange.from_measured(values, self.range_prior_frames)
         # Frames past the end of the source audio have no sound to learn from.
         n_audio = int(np.floor(source.duration_s * fps))
         if np.count_nonzero(rows < n_audio) >= 3:
@@ -203,13 +210,14 @@ class CalibratedMotionModel:
         design_all = self.features.design(source, len(measured), fps)
         design = design_all[rows]
         target = np.asarray(measured, dtype=np.float64)[rows]
+        typical_spread = self.speaker.typical_spread
         for j, key in enumerate(("opening", "width")):
             y = target[:, j]
-            self._target_stats[key] = (float(y.mean()), float(y.std()))
+            self._target_stats[key] = (float(y.mean()), spread_or_typical(y, typical_spread[j]))
             weights = self._prior[key]
             use_fit = False
             if len(rows) >= self.min_fit_s * fps and y.std() > 1e-6:
-                ridge = SpeakerRidge(self._prior[key], self.strength)
+                ridge = SpeakerRidge(self._prior[key], self.prior_frames)
                 cv_fit, cv_prior = _blocked_cv_corr(design, y, ridge)
                 # Keep the fit unless held-out blocks say it generalises clearly worse.
                 if cv_fit >= cv_prior - self.cv_margin:

@@ -36,6 +36,20 @@ def source_and_dub(vad) -> tuple[SpeechFeatures, SpeechFeatures]:
     return features_with_true_phones(src, vad), features_with_true_phones(dub, vad)
 
 
+@pytest.fixture(scope="session")
+def speech_of_seconds(vad):
+    """Random-syllable speech of a given length (analysed once per length)."""
+    made: dict[float, SpeechFeatures] = {}
+
+    def make(seconds: float) -> SpeechFeatures:
+        if seconds not in made:
+            speech = synthesize_speech(random_syllables(seed=21, duration_s=seconds), seed=21)
+            made[seconds] = features_with_true_phones(speech, vad)
+        return made[seconds]
+
+    return make
+
+
 # --- the learned model: synthetic training windows where speech drives the mouth ----------------
 
 import numpy as np  # noqa: E402

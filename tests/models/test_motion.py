@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lipdub.errors import InputError
-from models.motion import MotionModel, SpeakerRange, valid_measured
+from models.motion import MotionModel, SpeakerRange, spread_or_typical, valid_measured
 from models.registry import default_motion_model
 from models.viseme_rules import VisemeRulesModel
 
@@ -17,7 +17,7 @@ def test_default_model_follows_the_protocol() -> None:
 def test_speaker_range_maps_relative_units() -> None:
     rng = np.random.default_rng(0)
     measured = np.stack([0.02 + 0.1 * rng.random(200), 0.45 + 0.06 * rng.random(200)], axis=1)
-    speaker = SpeakerRange.from_measured(measured)
+    speaker = SpeakerRange.from_measured(measured, prior_frames=0)
     absolute = speaker.to_absolute(np.array([[0.0, 0.0], [1.0, 1.0], [1.0, -1.0]]))
     assert absolute[0, 0] == pytest.approx(np.percentile(measured[:, 0], 5))
     assert absolute[1, 0] == pytest.approx(np.percentile(measured[:, 0], 97))
@@ -35,5 +35,37 @@ def test_valid_measured_drops_missing_frames_and_rejects_bad_shapes() -> None:
     assert values.shape == (3, 2)
     with pytest.raises(InputError):
         valid_measured(np.zeros((10, 3)))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="no frame with a measured mouth"):
         valid_measured(np.full((10, 2), np.nan))
+    values, rows = valid_measured(np.array([[np.nan, np.nan], [0.04, 0.52]]))  # one frame is enough
+    assert rows.tolist() == [1]
+
+
+def test_a_one_frame_source_gets_the_typical_range_around_its_own_mouth() -> None:
+    typical = SpeakerRange.typical()
+    speaker = SpeakerRange.from_measured(np.array([[0.03, 0.52]]))
+    # Not a frozen mouth (a one-frame percentile span is 0): nearly the typical spans ...
+    assert speaker.open_span == pytest.approx(typical.open_span, rel=0.05)
+    assert speaker.width_span == pytest.approx(typical.width_span, rel=0.05)
+    # ... placed at this face's own mouth width.
+    assert speaker.rest_width == pytest.approx(0.52, abs=0.005)
+    assert speaker.low_width < 0.52 < speaker.high_width
+
+
+def test_the_range_leans_on_the_typical_one_less_as_the_source_grows() -> None:
+    rng = np.random.default_rng(4)
+    def measured(n: int) -> np.ndarray:
+        return np.stack([0.05 + 0.3 * rng.random(n), 0.40 + 0.02 * rng.random(n)], axis=1)
+    spans = [SpeakerRange.from_measured(measured(n)).open_span for n in (1, 50, 125, 750)]
+    own = SpeakerRange.from_measured(measured(750), prior_frames=0).open_span
+    typical = SpeakerRange.typical().open_span
+    # The measured speaker opens wider than typical: each longer source gets closer to its own span.
+    assert spans[0] == pytest.approx(typical, rel=0.05)
+    assert typical < spans[1] < spans[2] < spans[3] <= own + 0.01
+    assert abs(spans[3] - own) < 0.05 * own
+
+
+def test_a_spread_needs_enough_frames_to_be_measured() -> None:
+    assert spread_or_typical(np.array([0.5]), typical=0.02) == 0.02
+    values = np.random.default_rng(5).normal(0.0, 0.1, 100)
+    assert spread_or_typical(values, typical=0.02) == pytest.approx(values.std())

@@ -87,3 +87,31 @@ def test_long_pause_mask() -> None:
     mask = long_pause_mask(gate, 0.3)
     assert not mask[10:15].any()
     assert mask[40:80].all() and mask.sum() == 40
+
+
+def test_the_fit_shrinks_toward_the_prior_as_the_source_gets_shorter(speech_of_seconds) -> None:
+    # A made-up speaker whose opening follows the rules' width column, which the opening prior
+    # ignores: the further a fit moves from the prior, the more it trusted the source.
+    rng = np.random.default_rng(6)
+    distance = {}
+    for seconds in (2.0, 5.0, 30.0):
+        source = speech_of_seconds(seconds)
+        n = int(source.duration_s * FPS)
+        rel = frames_at(VisemeRulesModel().relative_track(source), n, FPS)
+        measured = np.stack([0.05 + 0.05 * rel[:, 1] + 0.002 * rng.standard_normal(n), 0.5 + 0.01 * rel[:, 1]], axis=1)
+        model = CalibratedMotionModel(cv_margin=10.0)  # keep every fit: this is about the ridge
+        model.fit_speaker(source, measured, FPS)
+        assert model.used_fit["opening"]
+        distance[seconds] = float(np.linalg.norm(model._weights["opening"] - model._prior["opening"]))
+    assert distance[2.0] < distance[5.0] < distance[30.0]
+
+
+def test_a_one_frame_source_uses_the_general_model(source_and_dub) -> None:
+    source, dub = source_and_dub
+    model = CalibratedMotionModel()
+    model.fit_speaker(source, np.array([[0.02, 0.48]]), FPS)
+    assert not model.used_fit["opening"] and not model.used_fit["width"]
+    out = model.predict(dub, int(dub.duration_s * FPS), FPS)
+    assert np.isfinite(out).all()
+    assert out[:, 0].std() > 0.01  # the mouth moves with the dub, in a typical speaker's range
+    assert abs(np.median(out[:, 1]) - 0.48) < 0.03
