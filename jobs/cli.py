@@ -239,14 +239,14 @@ def demo(
 
 @app.command("eval")
 def evaluate(
-    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, loco CLIP [CLIP ...], motion [CLIPS_DIR], gate [SHARED_MEDIA_DIR]"),
+    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, source-length, loco CLIP [CLIP ...], motion [CLIPS_DIR], gate [SHARED_MEDIA_DIR]"),
     source: Optional[str] = typer.Option(None, help="Source video the OUTPUT was made from."),
     dub_audio: Optional[str] = typer.Option(None, "--dub", help="Dub track the OUTPUT was made with."),
     oracle_motion: bool = typer.Option(False, help="holdout: drive the renderer with the real mouth shapes (renderer-only error)."),
     epochs: int = typer.Option(30, help="loco: training epochs per fold."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", help="holdout/loco: keep the halves, models and outputs here."),
     split: Optional[str] = typer.Option(None, "--split", help="people/holdout: the people split's group (test, validation, train) instead of CLIPs."),
-    checkpoint: list[str] = typer.Option([], "--checkpoint", help="people: LABEL=URI of a learned checkpoint to compare (repeatable; default v1=builtin:lipdub-motion-v1)."),
+    checkpoint: list[str] = typer.Option([], "--checkpoint", help="people/source-length: LABEL=URI of a learned checkpoint to compare (repeatable; default v1=builtin:lipdub-motion-v1)."),
     fast: bool = typer.Option(False, "--fast", help="people: compare predicted mouth tracks, no rendering (for choices on validation)."),
     media: Optional[Path] = typer.Option(None, "--media", help="people: shared media folder (default ../shared/media)."),
     per_person: int = typer.Option(2, help="people: at most this many clips per person."),
@@ -259,6 +259,7 @@ def evaluate(
     """Measure quality. `lipdub eval holdout CLIP...`: the hold-out lip-sync protocol.
     `lipdub eval people --split test|validation` (or `holdout --split ...`): the protocol on the people
     split's group (v1, rules, untouched; real and generated apart).
+    `lipdub eval source-length`: r on held-out clips of one person after calibrating on 1 frame, 2 s, 5 s, 30 s of their speech.
     `lipdub eval loco CLIP...`: leave-one-clip-out training of the learned model, then the protocol.
     `lipdub eval motion [CLIPS_DIR]`: the motion models alone on measured mouths (no rendering).
     `lipdub eval gate [DIR]`: the QA gate's precision/recall on ../shared/media (dubbed vs untouched).
@@ -271,6 +272,12 @@ def evaluate(
         named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or dict(DEFAULT_CHECKPOINTS)
         report = run_people_eval(split or "test", media=media or DEFAULT_MEDIA, checkpoints=named, per_person=per_person,
                                  fast=fast, work_root=work_root, out_dir=out_dir)
+    elif targets[0] == "source-length":
+        from pipelines.evaluation.source_length import run_source_length_eval
+        from models.people_split import DEFAULT_MEDIA
+
+        named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or None
+        report = run_source_length_eval(checkpoints=named, media=media or DEFAULT_MEDIA, work_root=work_root)
     elif targets[0] == "loco":
         from pipelines.evaluation.loco import run_loco
         from models.motion_training import TrainSettings

@@ -156,18 +156,6 @@ def _rendered_figures(clips: list[Path], checkpoints: dict[str, str], work_root:
     return per_clip, ["untouched", "rules", *checkpoints]
 
 
-def _slice_speech(speech: Any, start_s: float, end_s: float) -> Any:
-    """The part of a 100 Hz SpeechFeatures between two times, phones re-timed to its start."""
-    from lipdub.audio.features import SpeechFeatures
-    from lipdub.audio.phonemes import PhoneSegment
-
-    a, b = int(round(start_s * 100)), int(round(end_s * 100))
-    phones = [PhoneSegment(p.phone, max(p.start_s, start_s) - start_s, min(p.end_s, end_s) - start_s)
-              for p in speech.phones if p.end_s > start_s and p.start_s < end_s]
-    return SpeechFeatures(speech.mel[a:b], speech.loudness_db[a:b], speech.speech_prob[a:b], phones, end_s - start_s,
-                          None if speech.embeddings is None else speech.embeddings[a:b])
-
-
 def _fast_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str | None,
                   out_dir: str | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
     from pipelines.evaluation.holdout import correlations, jitter_ratio
@@ -177,6 +165,7 @@ def _fast_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str
     from models.registry import default_motion_model
     from operators.move import read_speech
     from pipelines.ray_adapter import ensure_ray
+    from pipelines.evaluation.speech_parts import slice_speech
     from pipelines.training_pipeline import analyse_videos, video_name, video_rows
 
     config = PipelineConfig().with_overrides(work_root=work_root)
@@ -195,7 +184,7 @@ def _fast_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str
         measured = faces.mouth_measurements(missing=np.nan).astype(np.float64)
         half = n // 2
         cut = half / fps
-        source, dub = _slice_speech(speech, 0.0, cut), _slice_speech(speech, cut, min(n / fps, speech.duration_s))
+        source, dub = slice_speech(speech, 0.0, cut), slice_speech(speech, cut, min(n / fps, speech.duration_s))
         first, second = measured[:half], measured[half:]
         figures: dict[str, Any] = {"untouched": {**correlations(first, second), "jitter_ratio": jitter_ratio(first, second)}}
         models: dict[str, Any] = {"rules": default_motion_model()}
