@@ -14,7 +14,6 @@ subprocess so CPU affinity and Ray's resources can differ between runs.
 """
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -26,25 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from lipdub.catalog import write_catalog
+from pipelines.evaluation.shared_media import shared_catalog_rows
 
 log = logging.getLogger(__name__)
 
 CACHE_SOURCE = "gen_09"
 CACHE_DUBS = (("de", "dub_audio/de_01.wav"), ("fr", "dub_audio/fr_01.wav"), ("ja", "dub_audio/ja_01.wav"))
-
-
-def shared_catalog_rows(shared_media: Path) -> list[dict[str, str]]:
-    """../shared/media/catalog.csv as catalog rows with absolute URIs."""
-    with open(shared_media / "catalog.csv", newline="") as handle:
-        return [
-            {
-                "item_id": row["item_id"],
-                "video_uri": str(shared_media / row["video"]),
-                "audio_uri": str(shared_media / row["dub_audio"]),
-                "language": row["language"],
-            }
-            for row in csv.DictReader(handle)
-        ]
 
 
 def cache_catalog_rows(shared_media: Path) -> list[dict[str, str]]:

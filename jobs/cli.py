@@ -289,7 +289,7 @@ def evaluate(
         report = run_loco(clips, out_dir=out_dir or tempfile.mkdtemp(prefix="lipdub-loco-"),
                           settings=TrainSettings(epochs=epochs), work_root=work_root, oracle_motion=oracle_motion)
     elif targets[0] == "gate":
-        from jobs.eval_gate import run_gate_eval
+        from pipelines.evaluation.gate import run_gate_eval
 
         media = Path(targets[1]) if len(targets) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "media"
         if not (media / "catalog.csv").exists():

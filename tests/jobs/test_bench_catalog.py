@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from jobs.bench_catalog import _figures, cache_catalog_rows, shared_catalog_rows
+from jobs.bench_catalog import _figures, cache_catalog_rows
+from pipelines.evaluation.shared_media import shared_catalog_rows
 
 
 def test_shared_catalog_rows_point_at_real_files(shared_media):

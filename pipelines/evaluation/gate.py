@@ -19,7 +19,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from jobs.bench_catalog import shared_catalog_rows
 from lipdub.audio.features import SAMPLE_RATE
 from lipdub.catalog import write_catalog
 from lipdub.config import PipelineConfig
@@ -28,6 +27,7 @@ from lipdub.media.mux import mux_segments
 from lipdub.qa.gate import failed_checks
 from lipdub.qa.standalone import qa_output
 from lipdub.results import read_results
+from pipelines.evaluation.shared_media import shared_catalog_rows
 
 log = logging.getLogger(__name__)
 
