@@ -30,7 +30,7 @@ from models.lip_shapes import canonical_lips, lip_metrics, reference_lips
 from models.lipsync_net import LipSyncGenerator, NetConfig
 from models.motion import RANGE_PRIOR_FRAMES, SpeakerRange, spread_or_typical, standardize, valid_measured
 from models.motion_checkpoint import cached_checkpoint
-from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames
+from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames, without_phones
 from models.motion_training import masked_pearson
 from models.speaker_calibration import CalibratedMotionModel, rest_frames
 
@@ -54,6 +54,9 @@ class LearnedMotionModel:
         min_pause_s: float = 0.3,
     ) -> None:
         self.feature_kind = str(checkpoint["features"]["kind"])
+        # A phone-free checkpoint (``lipdub train --no-phones``): neither the network nor the
+        # calibration sees the recognised phones.
+        self.phones = bool(checkpoint["features"].get("phones", True))
         self.generator = LipSyncGenerator(NetConfig.from_dict(checkpoint["net_config"]))
         self.generator.load_state_dict(checkpoint["generator"])
         self.generator.eval()
@@ -82,6 +85,7 @@ class LearnedMotionModel:
         return to_video_frames(lip_metrics(motion + self.reference), n_frames, fps).astype(np.float64)
 
     def fit_speaker(self, source: SpeechFeatures, measured: np.ndarray, fps: float, landmarks: np.ndarray | None = None) -> None:
+        source = source if self.phones else without_phones(source)
         values, rows = valid_measured(measured)
         self.speaker = SpeakerRange.from_measured(values)
         self.rules.fit_speaker(source, measured, fps)
@@ -138,6 +142,7 @@ class LearnedMotionModel:
     def predict(self, dub: SpeechFeatures, n_frames: int, fps: float) -> np.ndarray:
         if n_frames <= 0:
             return np.zeros((0, 2), np.float32)
+        dub = dub if self.phones else without_phones(dub)
         blend = self.learned_share * standardize(self._metrics_per_frame(dub, n_frames, fps))
         blend += (1.0 - self.learned_share) * standardize(self.rules.predict(dub, n_frames, fps))
         out = (self._target[:, 0] + self._target[:, 1] * standardize(blend)).astype(np.float32)

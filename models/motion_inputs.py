@@ -8,9 +8,14 @@ few minutes of training speech cannot teach a network to ignore them.
 
 Columns (``kind="logmel"``): 80 log-mel bands, loudness, voice activity, and the viseme rules'
 relative opening and width (phonetic knowledge the network would otherwise have to learn from
-scratch); ``kind="wav2vec2"`` appends the wav2vec2 embeddings the listen stage computed.
+scratch); ``kind="wav2vec2"`` appends the wav2vec2 embeddings the listen stage computed. ``phones=False``
+(a checkpoint trained with ``lipdub train --no-phones``) leaves the recognised phones out: the
+phone recognizer is English, dubs mostly are not, and the rules columns then carry only voice
+activity and loudness.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -18,7 +23,7 @@ from lipdub.audio.features import N_MELS, SpeechFeatures, frames_at
 from lipdub.errors import InputError
 from models.motion import standardize
 
-__all__ = ["MODEL_RATE", "FEATURE_KINDS", "n_input_features", "model_steps", "model_inputs", "to_video_frames"]
+__all__ = ["MODEL_RATE", "FEATURE_KINDS", "n_input_features", "model_steps", "model_inputs", "to_video_frames", "without_phones"]
 
 MODEL_RATE = 25.0
 FEATURE_KINDS = ("logmel", "wav2vec2")
@@ -36,9 +41,17 @@ def model_steps(duration_s: float) -> int:
     return max(int(np.floor(duration_s * MODEL_RATE)), 0)
 
 
-def model_inputs(speech: SpeechFeatures, n_steps: int, kind: str = "logmel") -> np.ndarray:
+def without_phones(speech: SpeechFeatures) -> SpeechFeatures:
+    """The same speech with no recognised phones (what a phone-free model sees)."""
+    return replace(speech, phones=[])
+
+
+def model_inputs(speech: SpeechFeatures, n_steps: int, kind: str = "logmel", phones: bool = True) -> np.ndarray:
     """``(n_steps, n_input_features)`` float32 inputs for the generator."""
     from models.viseme_rules import VisemeRulesModel  # noqa: PLC0415  (avoid importing rules at module load)
+
+    if not phones:
+        speech = without_phones(speech)
 
     columns = [
         standardize(speech.mel),

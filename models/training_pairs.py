@@ -39,7 +39,7 @@ class TrainingClip:
 
 
 def training_clip(name: str, faces: FaceAnalysis, speech: SpeechFeatures, kind: str = "logmel",
-                  offset_s: float = 0.0) -> TrainingClip:
+                  offset_s: float = 0.0, phones: bool = True) -> TrainingClip:
     """Align one video's lips with its own speech at the model rate. ValueError if no speaker.
 
     ``offset_s``: the video's measured own offset (``models.training_sync``; positive: the mouth
@@ -56,7 +56,7 @@ def training_clip(name: str, faces: FaceAnalysis, speech: SpeechFeatures, kind: 
     lips = canonical_lips(faces.landmarks[frame]) if n_steps else np.zeros((0, 40, 2), np.float32)
     reference = reference_lips(lips, valid)
     motion = np.where(valid[:, None, None], lips - reference, 0.0).astype(np.float32)
-    return TrainingClip(name, model_inputs(speech, n_steps, kind), motion, valid, reference)
+    return TrainingClip(name, model_inputs(speech, n_steps, kind, phones), motion, valid, reference)
 
 
 def clip_windows(clip: TrainingClip, length: int = WINDOW_STEPS, stride: int = 16) -> Iterator[dict[str, np.ndarray | str]]:

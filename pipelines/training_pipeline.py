@@ -66,14 +66,15 @@ class _Windows:
     """Ray Data flat_map: one analysed video row -> its training windows, lips read at the row's
     own audio-video offset (``offset_s``), each window tagged with its person and start step."""
 
-    def __init__(self, feature_kind: str, stride: int) -> None:
-        self.feature_kind, self.stride = feature_kind, stride
+    def __init__(self, feature_kind: str, stride: int, phones: bool = True) -> None:
+        self.feature_kind, self.stride, self.phones = feature_kind, stride, phones
 
     def __call__(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         faces = FaceAnalysis.from_npz(str(fetch_member(row["analysis_uri"])))
         speech = read_speech(row["dub_speech_uri"])
         try:
-            clip = training_clip(video_name(row["video_uri"]), faces, speech, self.feature_kind, offset_s=float(row["offset_s"]))
+            clip = training_clip(video_name(row["video_uri"]), faces, speech, self.feature_kind, offset_s=float(row["offset_s"]),
+                                 phones=self.phones)
         except ValueError as error:  # no step with the speaker: nothing to learn from this video
             log.warning("no training windows from %s: %s", row["video_uri"], error)
             return []
@@ -82,7 +83,7 @@ class _Windows:
 
 
 def windows_dataset(rows: list[dict[str, Any]], feature_kind: str, stride: int, offsets: dict[str, float] | None = None,
-                    people: dict[str, str] | None = None) -> Dataset:
+                    people: dict[str, str] | None = None, phones: bool = True) -> Dataset:
     """Training windows of the given analysed videos, materialised (they are small). ``offsets``:
     each video's own audio-video offset in seconds (by video URI); ``people``: video name ->
     person (a video not named is its own person)."""
@@ -90,4 +91,4 @@ def windows_dataset(rows: list[dict[str, Any]], feature_kind: str, stride: int, 
     items = [{"video_uri": r["video_uri"], "analysis_uri": r["analysis_uri"], "dub_speech_uri": r["dub_speech_uri"],
               "offset_s": float(offsets.get(r["video_uri"], 0.0)),
               "person": people.get(video_name(r["video_uri"]), video_name(r["video_uri"]))} for r in rows]
-    return ray.data.from_items(items).flat_map(_Windows(feature_kind, stride)).materialize()
+    return ray.data.from_items(items).flat_map(_Windows(feature_kind, stride, phones)).materialize()

@@ -61,6 +61,7 @@ class TrainRequest:
     settings: TrainSettings = field(default_factory=TrainSettings)
     net: dict[str, Any] = field(default_factory=dict)  # NetConfig overrides (d_model, n_layers, ...)
     feature_kind: str = "logmel"
+    phones: bool = True  # False: the recognised (English) phones are left out of the inputs
     workers: int = 1  # Ray Train workers; 0: Ray Train's local mode (the loop runs in this process)
     use_gpu: bool = False
     validation_videos: int = 1
@@ -179,6 +180,9 @@ def _previous_state(request: TrainRequest) -> dict[str, Any] | None:
         raise InputError(f"{error}; it cannot be resumed: use --restart to replace it") from error
     if previous["features"]["kind"] != request.feature_kind:
         raise ValueError(f"{request.output_uri} was trained on {previous['features']['kind']} features; use --restart to replace it")
+    if bool(previous["features"].get("phones", True)) != request.phones:
+        with_or_without = "with" if previous["features"].get("phones", True) else "without"
+        raise ValueError(f"{request.output_uri} was trained {with_or_without} phones; use --restart to replace it")
     # The shape asked for, checked before any analysis (the input width is checked once known).
     asked = NetConfig(n_features=previous["net_config"]["n_features"], **request.net).to_dict()
     if asked != previous["net_config"]:
@@ -270,7 +274,7 @@ def _training_data(request: TrainRequest, config: PipelineConfig, source_rows: l
     if not train_rows:
         raise ValueError("no usable training video in the catalog: " + "; ".join(f"{s['video']}: {s['error']}" for s in skipped[:5]))
     offsets = {uri: d.offset_s for uri, d in decisions.items()}
-    train_ds = windows_dataset(train_rows, request.feature_kind, request.window_stride, offsets, request.people)
+    train_ds = windows_dataset(train_rows, request.feature_kind, request.window_stride, offsets, request.people, request.phones)
     tags = [(r["person"], r["clip"], int(r["index"])) for r in train_ds.select_columns(["person", "clip", "index"]).take_all()]
     kept = capped_windows(tags, request.max_windows_per_person)
     per_person: dict[str, dict[str, int]] = {}
@@ -287,7 +291,7 @@ def _training_data(request: TrainRequest, config: PipelineConfig, source_rows: l
     datasets = {"train": train_ds}
     if validation:
         val_rows = [row for row in ok if video_name(row["video_uri"]) in validation]
-        datasets["validation"] = windows_dataset(val_rows, request.feature_kind, 10**6, offsets, request.people).drop_columns(["person", "index"])
+        datasets["validation"] = windows_dataset(val_rows, request.feature_kind, 10**6, offsets, request.people, request.phones).drop_columns(["person", "index"])
     references = np.stack([row["reference"] for row in train_ds.select_columns(["reference"]).take_all()])
     n_features = int(train_ds.take(1)[0]["features"].shape[1])
     return _TrainingData(datasets, sorted(video_name(r["video_uri"]) for r in train_rows), validation, skipped, n_windows,
@@ -337,7 +341,7 @@ def run_training(request: TrainRequest, config: PipelineConfig, ray_address: str
     net_config = NetConfig(n_features=n_input_features(request.feature_kind, data.embedding_dim), **request.net)
     if previous is not None and previous["net_config"] != net_config.to_dict():
         raise ValueError(f"{request.output_uri} has another network shape; use --restart to replace it")
-    features = {"kind": request.feature_kind, "embedding_dim": data.embedding_dim,
+    features = {"kind": request.feature_kind, "embedding_dim": data.embedding_dim, "phones": request.phones,
                 "wav2vec2_checkpoint": config.listen.wav2vec2_checkpoint}
     loop_config = {
         "settings": request.settings.to_dict(),

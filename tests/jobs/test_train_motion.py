@@ -73,9 +73,20 @@ def test_train_writes_a_checkpoint_and_card_and_resumes(ray_local, training_vide
     before = open(output, "rb").read()
     assert run_training(_request(training_videos, output, epochs=2, validation_videos=1), config).epochs_done == 2
     assert open(output, "rb").read() == before
-    # A different network cannot resume this checkpoint.
+    # A different network cannot resume this checkpoint, nor a phone-free request.
     with pytest.raises(ValueError, match="--restart"):
         run_training(_request(training_videos, output, epochs=3, net={"d_model": 32}), config)
+    with pytest.raises(ValueError, match="trained with phones"):
+        run_training(_request(training_videos, output, epochs=3, phones=False), config)
+    assert resumed["features"]["phones"] is True
+
+
+def test_a_phone_free_model_is_trained_without_phones(ray_local, training_videos, config, tmp_path):
+    output = str(tmp_path / "free.pt")
+    run_training(_request(training_videos[:2], output, epochs=1, phones=False), config)
+    # The checkpoint says so, and the model it loads into never reads phones (tests/models).
+    assert load_checkpoint(output)["features"]["phones"] is False
+    assert json.loads(open(card_uri(output)).read())["features"]["phones"] is False
 
 
 @pytest.mark.long

@@ -72,3 +72,21 @@ def test_registry_uses_the_checkpoint_when_configured_and_the_rules_otherwise(ti
     save_checkpoint(uri, tiny_state)
     assert isinstance(build_motion_model("default", uri), LearnedMotionModel)
     assert isinstance(build_motion_model("default", None), CalibratedMotionModel)
+
+
+def test_a_phone_free_checkpoint_never_sees_the_phones(tiny_state, source_and_dub):
+    from models.motion_inputs import model_inputs, without_phones
+
+    source, dub = source_and_dub
+    measured = np.stack([0.05 + 0.05 * np.sin(np.arange(150) / 4.0), np.full(150, 0.5)], axis=1)
+    landmarks = _talking_landmarks(measured)
+
+    def predict(state: dict, dub_speech) -> np.ndarray:
+        model = LearnedMotionModel(state)
+        model.fit_speaker(source, measured, 25.0, landmarks=landmarks)
+        return model.predict(dub_speech, 125, 25.0)
+
+    free = {**tiny_state, "features": {**tiny_state["features"], "phones": False}}
+    assert np.array_equal(predict(free, dub), predict(free, without_phones(dub)))
+    assert not np.array_equal(predict(tiny_state, dub), predict(tiny_state, without_phones(dub)))
+    assert np.array_equal(model_inputs(dub, 50, phones=False), model_inputs(without_phones(dub), 50))
