@@ -241,7 +241,7 @@ def demo(
 
 @app.command("eval")
 def evaluate(
-    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, source-length, loco CLIP [CLIP ...], motion [CLIPS_DIR], gate [SHARED_MEDIA_DIR]"),
+    targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, source-length, languages, loco CLIP [CLIP ...], motion [CLIPS_DIR], gate [SHARED_MEDIA_DIR]"),
     source: Optional[str] = typer.Option(None, help="Source video the OUTPUT was made from."),
     dub_audio: Optional[str] = typer.Option(None, "--dub", help="Dub track the OUTPUT was made with."),
     oracle_motion: bool = typer.Option(False, help="holdout: drive the renderer with the real mouth shapes (renderer-only error)."),
@@ -262,6 +262,7 @@ def evaluate(
     `lipdub eval people --split test|validation` (or `holdout --split ...`): the protocol on the people
     split's group (v1, rules, untouched; real and generated apart).
     `lipdub eval source-length`: r on held-out clips of one person after calibrating on 1 frame, 2 s, 5 s, 30 s of their speech.
+    `lipdub eval languages`: contact sheets of the shared clips' de/fr/ja/zh dubs (openings and closures while speaking).
     `lipdub eval loco CLIP...`: leave-one-clip-out training of the learned model, then the protocol.
     `lipdub eval motion [CLIPS_DIR]`: the motion models alone on measured mouths (no rendering).
     `lipdub eval gate [DIR]`: the QA gate's precision/recall on ../shared/media (dubbed vs untouched).
@@ -280,6 +281,13 @@ def evaluate(
 
         named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or None
         report = run_source_length_eval(checkpoints=named, media=media or DEFAULT_MEDIA, work_root=work_root)
+    elif targets[0] == "languages":
+        from pipelines.evaluation.languages import run_language_sheets
+        from models.people_split import DEFAULT_MEDIA
+
+        named = dict(item.split("=", 1) for item in checkpoint if "=" in item)
+        report = run_language_sheets(media or DEFAULT_MEDIA, Path(out_dir or tempfile.mkdtemp(prefix="lipdub-languages-")),
+                                     motion_checkpoint=next(iter(named.values()), "default"), work_root=work_root)
     elif targets[0] == "loco":
         from pipelines.evaluation.loco import run_loco
         from models.motion_training import TrainSettings
