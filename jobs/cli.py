@@ -248,7 +248,7 @@ def evaluate(
     epochs: int = typer.Option(30, help="loco: training epochs per fold."),
     out_dir: Optional[str] = typer.Option(None, "--out-dir", help="holdout/loco: keep the halves, models and outputs here."),
     split: Optional[str] = typer.Option(None, "--split", help="people/holdout: the people split's group (test, validation, train) instead of CLIPs."),
-    checkpoint: list[str] = typer.Option([], "--checkpoint", help="people/source-length: LABEL=URI of a learned checkpoint to compare (repeatable; default v1=builtin:lipdub-motion-v1)."),
+    checkpoint: list[str] = typer.Option([], "--checkpoint", help="people/source-length: LABEL=URI of a learned checkpoint to compare (repeatable; default v2=builtin:lipdub-motion-v2)."),
     fast: bool = typer.Option(False, "--fast", help="people: compare predicted mouth tracks, no rendering (for choices on validation)."),
     media: Optional[Path] = typer.Option(None, "--media", help="people: shared media folder (default ../shared/media)."),
     per_person: int = typer.Option(2, help="people: at most this many clips per person."),

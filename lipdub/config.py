@@ -147,7 +147,7 @@ class PipelineConfig:
     analysis_cache: bool = True
     # The learned motion model (a `lipdub train` checkpoint: path, fsspec URI or "builtin:<name>"
     # for one shipped in models/checkpoints/), blended with the calibrated rules; None: rules alone.
-    motion_checkpoint: str | None = "builtin:lipdub-motion-v1"
+    motion_checkpoint: str | None = "builtin:lipdub-motion-v2"
 
     def with_overrides(self, **changes: object) -> "PipelineConfig":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})

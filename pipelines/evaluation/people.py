@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["run_people_eval", "summarise", "DEFAULT_CHECKPOINTS"]
 
-DEFAULT_CHECKPOINTS = {"v1": "builtin:lipdub-motion-v1"}
+DEFAULT_CHECKPOINTS = {"v2": "builtin:lipdub-motion-v2"}
 METRICS = ("opening", "width", "jitter_ratio", "outside_psnr_db")
 
 

@@ -93,7 +93,7 @@ def run_source_length_eval(
     from pipelines.ray_adapter import ensure_ray
     from pipelines.training_pipeline import analyse_videos, video_name, video_rows
 
-    checkpoints = dict(checkpoints or {"v1": "builtin:lipdub-motion-v1"})
+    checkpoints = dict(checkpoints or {"v1": "builtin:lipdub-motion-v1"})  # v1 never saw grid_s1; v2 did
     longest = max(seconds)
     paths = clips_of_person(person, Path(media))
     # Enough clips for the targets and the longest source's draws (3 s GRID clips: ~10 per 30 s).
