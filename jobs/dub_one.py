@@ -26,6 +26,7 @@ def dub_one(
     ray_address: str | None = None,
     config: PipelineConfig | None = None,
     item_id: str = "clip",
+    language: str | None = None,
 ) -> dict[str, Any]:
     """Dub one video and return its results row (status ok or failed with an error message)."""
     config = config or PipelineConfig()
@@ -40,6 +41,7 @@ def dub_one(
         "sync_mode": sync_mode,
         "speaker_point": speaker_point,
         "transcript": transcript,
+        "language": language,
     }
     # Bad input fails here, in the driver, before Ray's start-up (seconds) is paid.
     (checked,) = InputCheck(config).run_row(empty_row(**row))

@@ -55,7 +55,7 @@ def default_stage_resources() -> dict[str, StageResources]:
 class EncodeConfig:
     crf: int = 18
     preset: str = "veryfast"
-    audio_bitrate: int = 128_000
+    audio_bitrate: int = 128_000  # per channel of the dub: mono 128 kb/s, stereo 256, 5.1 768
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from typing import Any
 
 from lipdub.fingerprint import OUTPUT_TAG_PREFIX
 from lipdub.media.audio_io import iter_audio_chunks
-from lipdub.media.mux import mux_segments
+from lipdub.media.language import iso639_2, language_name
+from lipdub.media.mux import delivered_audio, mux_segments
+from lipdub.media.probe import probe_audio
 from lipdub.storage import atomic_output, local_path
 from operators.base import Operator
 
@@ -41,6 +43,12 @@ def merge_segment_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+def audio_track_tags(row: dict[str, Any]) -> dict[str, str]:
+    """The dub track's language (ISO 639-2, from the catalog's language) and a title."""
+    language = row.get("language") or ""
+    return {"language": iso639_2(language), "title": f"{language_name(language)} dub" if language else "dub"}
+
+
 def output_tags(row: dict[str, Any]) -> dict[str, str]:
     """Container tags that let a later run recognise this output as finished (see run_state)."""
     fingerprint = row.get("output_fingerprint")
@@ -56,10 +64,15 @@ class AssembleOperator(Operator):
             segments = [local_copies.enter_context(local_path(uri)) for uri in json.loads(row["segment_uris"])]
             # Streamed: the dub is decoded a few seconds at a time as the video is written, so a
             # film-length dub never sits in memory whole (2 h at 48 kHz would be ~1.4 GB).
-            audio = iter_audio_chunks(audio_path, sample_rate=OUTPUT_AUDIO_RATE)
+            # The dub's own channels and rate (a 5.1 mix stays 5.1); the bitrate scales with channels.
+            dub = probe_audio(audio_path)
+            layout, rate = delivered_audio(dub.layout, dub.channels, dub.sample_rate, row["audio_uri"])
+            audio = iter_audio_chunks(audio_path, sample_rate=rate, keep_channels=True)
+            bitrate = self.config.encode.audio_bitrate * dub.channels
             with atomic_output(row["output_uri"], suffix=".mp4") as temporary:
                 mux_segments(
-                    segments, audio, OUTPUT_AUDIO_RATE, temporary, audio_bitrate=self.config.encode.audio_bitrate, metadata=output_tags(row)
+                    segments, audio, rate, temporary, audio_bitrate=bitrate, metadata=output_tags(row),
+                    audio_layout=layout, audio_metadata=audio_track_tags(row),
                 )
         row["status"] = "ok"
         return row

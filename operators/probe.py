@@ -12,6 +12,7 @@ from typing import Any
 from lipdub.errors import InputError
 from lipdub.fingerprint import uri_sha256
 from lipdub.item_row import safe_name
+from lipdub.media.mux import delivered_audio
 from lipdub.media.probe import probe_audio, probe_video
 from lipdub.storage import join_uri, local_path
 from lipdub.timeline import plan_timeline
@@ -31,6 +32,8 @@ class ProbeOperator(Operator):
             video = probe_video(video_path)
         with local_path(row["audio_uri"]) as audio_path:
             dub = probe_audio(audio_path)
+        # A dub the output cannot carry as delivered (its channel layout) fails now, before any work.
+        delivered_audio(dub.layout, dub.channels, dub.sample_rate, row["audio_uri"])
         timeline = plan_timeline(video.n_frames, float(video.fps), dub.duration_s, row.get("sync_mode"))
         fingerprint = uri_sha256(row["video_uri"]) if self.fingerprint_source else None
         row.update(

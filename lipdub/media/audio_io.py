@@ -11,7 +11,9 @@ passes them on (the final mux of a 2-hour film: ~1.4 GB of float32 at 48 kHz) st
 
 Channels are averaged *after* resampling (not downmixed by swresample): swresample's float
 downmix of identical stereo channels would add them at +3 dB and can exceed [-1, 1]; the plain
-mean is what the speech models were trained on (librosa's `to_mono`).
+mean is what the speech models were trained on (librosa's `to_mono`). The final mux keeps the
+dub's channels instead (``keep_channels=True``: (n, channels) chunks in the stream's own layout,
+see `lipdub.media.probe.probe_audio`): a delivered 5.1 mix must stay 5.1.
 """
 from __future__ import annotations
 
@@ -49,13 +51,15 @@ def load_audio(path: str | os.PathLike[str], sample_rate: int = 16000) -> np.nda
 
 
 def iter_audio_chunks(
-    path: str | os.PathLike[str], sample_rate: int = 16000, chunk_seconds: float = DEFAULT_CHUNK_SECONDS
+    path: str | os.PathLike[str], sample_rate: int = 16000, chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    *, keep_channels: bool = False,
 ) -> Iterator[np.ndarray]:
     """Decode the first audio stream of `path` like `load_audio`, yielding it in chunks.
 
     Each chunk is float32 mono at `sample_rate` in [-1, 1], `round(chunk_seconds * sample_rate)`
     samples long except the last; concatenated they equal `load_audio(path, sample_rate)`.
-    Memory stays at about one chunk whatever the file's length.
+    Memory stays at about one chunk whatever the file's length. ``keep_channels``: chunks are
+    (n, channels) in the stream's own channel order instead of their mean.
 
     Argument errors raise `ValueError` at once; the file is opened on the first `next()`, so its
     `InputError`s (unreadable, no audio stream, undecodable, no samples) come while iterating.
@@ -66,10 +70,10 @@ def iter_audio_chunks(
     chunk_size = int(round(chunk_seconds * sample_rate))
     if chunk_size <= 0:
         raise ValueError(f"chunk_seconds must give at least one sample, got {chunk_seconds}")
-    return _decode_chunks(os.fspath(path), sample_rate, chunk_size)
+    return _decode_chunks(os.fspath(path), sample_rate, chunk_size, keep_channels)
 
 
-def _decode_chunks(path: str, sample_rate: int, chunk_size: int) -> Iterator[np.ndarray]:
+def _decode_chunks(path: str, sample_rate: int, chunk_size: int, keep_channels: bool = False) -> Iterator[np.ndarray]:
     with open_input(path) as container:
         if not container.streams.audio:
             raise InputError(f"{path}: has no audio stream")
@@ -78,8 +82,8 @@ def _decode_chunks(path: str, sample_rate: int, chunk_size: int) -> Iterator[np.
         trim = _PaddingTrim(stated_s, sample_rate)
         rechunk = _Rechunker(chunk_size)
         decoded = 0
-        for samples in _decode_mono(path, container, stream, sample_rate):
-            decoded += samples.size
+        for samples in _decode(path, container, stream, sample_rate, keep_channels):
+            decoded += len(samples)
             for kept in trim.push(samples):
                 yield from rechunk.push(kept)
         if decoded == 0:
@@ -88,9 +92,11 @@ def _decode_chunks(path: str, sample_rate: int, chunk_size: int) -> Iterator[np.
         yield from rechunk.finish()
 
 
-def _decode_mono(path: str, container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
-                 sample_rate: int) -> Iterator[np.ndarray]:
-    """The stream's samples, resampled to mono float32 at `sample_rate` and clipped, as decoded."""
+def _decode(path: str, container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+            sample_rate: int, keep_channels: bool = False) -> Iterator[np.ndarray]:
+    """The stream's samples, resampled to float32 at `sample_rate` and clipped, as decoded: mono
+    (n,), or (n, channels) with ``keep_channels``."""
+    convert = _to_channels if keep_channels else _to_mono
     # Packed float, not planar: PyAV 18 mis-counts the planes of planar frames with 8+
     # channels (reads past AVFrame.data and segfaults in to_ndarray).
     resampler = av.AudioResampler(format="flt", rate=sample_rate)
@@ -98,9 +104,9 @@ def _decode_mono(path: str, container: av.container.InputContainer, stream: av.a
         for frame in container.decode(stream):
             frame.pts = None  # resample by sample count; odd/missing pts must not shift audio
             for out in resampler.resample(frame):
-                yield _to_mono(out)
+                yield convert(out)
         for out in resampler.resample(None):
-            yield _to_mono(out)
+            yield convert(out)
     except AV_ERRORS as exc:
         raise InputError(f"{path}: audio cannot be decoded ({describe(exc)})") from exc
 
@@ -126,11 +132,11 @@ class _PaddingTrim:
         if self._room is None:
             return [samples]
         head, tail = samples[: self._room], samples[self._room:]
-        self._room -= head.size
-        kept = [head] if head.size else []
-        if tail.size:
+        self._room -= len(head)
+        kept = [head] if len(head) else []
+        if len(tail):
             self._held.append(tail)
-            self._held_n += tail.size
+            self._held_n += len(tail)
             if self._held_n > self._max_excess:  # too long for codec padding: the header is wrong
                 kept.extend(self._held)
                 self._held, self._held_n, self._room = [], 0, None
@@ -153,11 +159,11 @@ class _Rechunker:
 
     def push(self, samples: np.ndarray) -> Iterator[np.ndarray]:
         self._pending.append(samples)
-        self._pending_n += samples.size
+        self._pending_n += len(samples)
         while self._pending_n >= self._size:
             joined = np.concatenate(self._pending)
             self._pending = [joined[self._size:]]
-            self._pending_n = joined.size - self._size
+            self._pending_n = len(joined) - self._size
             yield joined[: self._size]
 
     def finish(self) -> Iterator[np.ndarray]:
@@ -172,6 +178,12 @@ def _to_mono(frame: av.AudioFrame) -> np.ndarray:
     packed = frame.to_ndarray().reshape(-1, channels)
     mono = packed[:, 0].copy() if channels == 1 else packed.mean(axis=1, dtype=np.float32)
     return np.clip(mono, -1.0, 1.0, out=mono)
+
+
+def _to_channels(frame: av.AudioFrame) -> np.ndarray:
+    """Packed float frame -> (n, channels) float32 in [-1, 1], channels in the frame's order."""
+    packed = frame.to_ndarray().reshape(-1, frame.layout.nb_channels).astype(np.float32, copy=True)
+    return np.clip(packed, -1.0, 1.0, out=packed)
 
 
 def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:

@@ -71,6 +71,7 @@ class AudioInfo:
     channels: int
     duration_s: float
     codec: str
+    layout: str = ""  # FFmpeg's name: "mono", "stereo", "5.1(side)", "8 channels" when untagged
 
 
 def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
@@ -202,6 +203,7 @@ def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
             channels=int(cc.channels),
             duration_s=duration_s,
             codec=cc.name,
+            layout=str(cc.layout.name),
         )
 
 

@@ -3,10 +3,12 @@ from pathlib import Path
 
 import av
 
-from lipdub.media.audio_io import iter_audio_chunks, load_audio
-from lipdub.media.mux import mux_segments
-from lipdub.media.probe import probe_video
-from operators.assemble import OUTPUT_AUDIO_RATE, AssembleOperator, merge_segment_rows, output_tags
+import numpy as np
+
+from lipdub.media.audio_io import iter_audio_chunks
+from lipdub.media.mux import delivered_audio, mux_segments
+from lipdub.media.probe import probe_audio, probe_video
+from operators.assemble import AssembleOperator, audio_track_tags, merge_segment_rows, output_tags
 
 
 def test_assemble_writes_the_output_once_complete(assembled_row):
@@ -41,11 +43,15 @@ def test_the_streamed_dub_writes_the_same_file_as_the_loaded_one(stage_config, a
     segments and dub, every packet (audio and video, timestamps and bytes) equals what the
     whole-array mux writes, also with chunk boundaries falling inside the video."""
     segments = json.loads(assembled_row["segment_uris"])
-    options = {"audio_bitrate": stage_config.encode.audio_bitrate, "metadata": output_tags(assembled_row)}
     dub = assembled_row["audio_uri"]
+    info = probe_audio(dub)
+    layout, rate = delivered_audio(info.layout, info.channels, info.sample_rate, dub)
+    options = {"audio_bitrate": stage_config.encode.audio_bitrate * info.channels, "metadata": output_tags(assembled_row),
+               "audio_layout": layout, "audio_metadata": audio_track_tags(assembled_row)}
     loaded, small_chunks = tmp_path / "loaded.mp4", tmp_path / "small_chunks.mp4"
-    mux_segments(segments, load_audio(dub, sample_rate=OUTPUT_AUDIO_RATE), OUTPUT_AUDIO_RATE, str(loaded), **options)
-    mux_segments(segments, iter_audio_chunks(dub, OUTPUT_AUDIO_RATE, chunk_seconds=0.7), OUTPUT_AUDIO_RATE, str(small_chunks),
+    whole = np.concatenate(list(iter_audio_chunks(dub, rate, keep_channels=True)))
+    mux_segments(segments, whole, rate, str(loaded), **options)
+    mux_segments(segments, iter_audio_chunks(dub, rate, chunk_seconds=0.7, keep_channels=True), rate, str(small_chunks),
                  **options)
     written = _packets(assembled_row["output_uri"])
     assert written == _packets(loaded)
