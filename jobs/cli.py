@@ -1,8 +1,10 @@
 """The ``lipdub`` command line (typer). Commands only pick a config, apply overrides and call jobs."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -241,6 +243,18 @@ def demo(
     _echo_review(result)
 
 
+@contextlib.contextmanager
+def _json_only_on_stdout(as_json: bool):
+    """With --json, stdout carries the JSON alone: while the command works, what others print to
+    stdout (Ray forwards lines such as "(raylet) WARNING: ... worker processes" there) goes to
+    stderr."""
+    if not as_json:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 @app.command("eval")
 def evaluate(
     targets: list[str] = typer.Argument(..., help="OUTPUT video, or: holdout CLIP [CLIP ...], people --split test|validation, source-length, languages, loco CLIP [CLIP ...], motion [CLIPS_DIR], gate [SHARED_MEDIA_DIR]"),
@@ -270,66 +284,67 @@ def evaluate(
     `lipdub eval gate [DIR]`: the QA gate's precision/recall on ../shared/media (dubbed vs untouched).
     `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: the QA figures of one output (as `lipdub qa`)."""
     setup_logging(verbose)
-    if targets[0] == "people" or (targets[0] == "holdout" and split):
-        from pipelines.evaluation.people import DEFAULT_CHECKPOINTS, run_people_eval
-        from models.people_split import DEFAULT_MEDIA
+    with _json_only_on_stdout(as_json):
+        if targets[0] == "people" or (targets[0] == "holdout" and split):
+            from pipelines.evaluation.people import DEFAULT_CHECKPOINTS, run_people_eval
+            from models.people_split import DEFAULT_MEDIA
 
-        named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or dict(DEFAULT_CHECKPOINTS)
-        report = run_people_eval(split or "test", media=media or DEFAULT_MEDIA, checkpoints=named, per_person=per_person,
-                                 fast=fast, work_root=work_root, out_dir=out_dir)
-    elif targets[0] == "source-length":
-        from pipelines.evaluation.source_length import run_source_length_eval
-        from models.people_split import DEFAULT_MEDIA
+            named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or dict(DEFAULT_CHECKPOINTS)
+            report = run_people_eval(split or "test", media=media or DEFAULT_MEDIA, checkpoints=named, per_person=per_person,
+                                     fast=fast, work_root=work_root, out_dir=out_dir)
+        elif targets[0] == "source-length":
+            from pipelines.evaluation.source_length import run_source_length_eval
+            from models.people_split import DEFAULT_MEDIA
 
-        named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or None
-        report = run_source_length_eval(checkpoints=named, media=media or DEFAULT_MEDIA, work_root=work_root)
-    elif targets[0] == "languages":
-        from pipelines.evaluation.languages import run_language_sheets
-        from models.people_split import DEFAULT_MEDIA
+            named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or None
+            report = run_source_length_eval(checkpoints=named, media=media or DEFAULT_MEDIA, work_root=work_root)
+        elif targets[0] == "languages":
+            from pipelines.evaluation.languages import run_language_sheets
+            from models.people_split import DEFAULT_MEDIA
 
-        named = dict(item.split("=", 1) for item in checkpoint if "=" in item)
-        report = run_language_sheets(media or DEFAULT_MEDIA, Path(out_dir or tempfile.mkdtemp(prefix="lipdub-languages-")),
-                                     motion_checkpoint=next(iter(named.values()), "default"), work_root=work_root)
-    elif targets[0] == "loco":
-        from pipelines.evaluation.loco import run_loco
-        from models.motion_training import TrainSettings
+            named = dict(item.split("=", 1) for item in checkpoint if "=" in item)
+            report = run_language_sheets(media or DEFAULT_MEDIA, Path(out_dir or tempfile.mkdtemp(prefix="lipdub-languages-")),
+                                         motion_checkpoint=next(iter(named.values()), "default"), work_root=work_root)
+        elif targets[0] == "loco":
+            from pipelines.evaluation.loco import run_loco
+            from models.motion_training import TrainSettings
 
-        clips = targets[1:]
-        if len(clips) < 3:
-            typer.echo("error: give at least three clips: lipdub eval loco CLIP CLIP CLIP [...]", err=True)
-            raise typer.Exit(code=2)
-        report = run_loco(clips, out_dir=out_dir or tempfile.mkdtemp(prefix="lipdub-loco-"),
-                          settings=TrainSettings(epochs=epochs), work_root=work_root, oracle_motion=oracle_motion)
-    elif targets[0] == "gate":
-        from pipelines.evaluation.gate import run_gate_eval
+            clips = targets[1:]
+            if len(clips) < 3:
+                typer.echo("error: give at least three clips: lipdub eval loco CLIP CLIP CLIP [...]", err=True)
+                raise typer.Exit(code=2)
+            report = run_loco(clips, out_dir=out_dir or tempfile.mkdtemp(prefix="lipdub-loco-"),
+                              settings=TrainSettings(epochs=epochs), work_root=work_root, oracle_motion=oracle_motion)
+        elif targets[0] == "gate":
+            from pipelines.evaluation.gate import run_gate_eval
 
-        media = Path(targets[1]) if len(targets) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "media"
-        if not (media / "catalog.csv").exists():
-            typer.echo(f"error: no catalog.csv under {media}: lipdub eval gate [SHARED_MEDIA_DIR]", err=True)
-            raise typer.Exit(code=2)
-        report = run_gate_eval(media, Path(out_dir or tempfile.mkdtemp(prefix="lipdub-gate-")), work_root=work_root)
-    elif targets[0] == "motion":
-        from models.eval_motion_holdout import CACHE_DIR, DEFAULT_CLIPS, evaluate, time_listen_and_move
+            media = Path(targets[1]) if len(targets) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "media"
+            if not (media / "catalog.csv").exists():
+                typer.echo(f"error: no catalog.csv under {media}: lipdub eval gate [SHARED_MEDIA_DIR]", err=True)
+                raise typer.Exit(code=2)
+            report = run_gate_eval(media, Path(out_dir or tempfile.mkdtemp(prefix="lipdub-gate-")), work_root=work_root)
+        elif targets[0] == "motion":
+            from models.eval_motion_holdout import CACHE_DIR, DEFAULT_CLIPS, evaluate, time_listen_and_move
 
-        clips = Path(targets[1]) if len(targets) > 1 else DEFAULT_CLIPS
-        report = {"correlations": evaluate(clips, list(only) or None, CACHE_DIR)}
-        if timing:
-            report["listen_and_move_seconds_60s_dub"] = time_listen_and_move(clips.parent / "dub_audio" / "en_long_60s.wav")
-    elif targets[0] == "holdout":
-        from pipelines.evaluation.holdout import run_holdout
+            clips = Path(targets[1]) if len(targets) > 1 else DEFAULT_CLIPS
+            report = {"correlations": evaluate(clips, list(only) or None, CACHE_DIR)}
+            if timing:
+                report["listen_and_move_seconds_60s_dub"] = time_listen_and_move(clips.parent / "dub_audio" / "en_long_60s.wav")
+        elif targets[0] == "holdout":
+            from pipelines.evaluation.holdout import run_holdout
 
-        clips = targets[1:]
-        if not clips:
-            typer.echo("error: give at least one clip: lipdub eval holdout CLIP [CLIP ...]", err=True)
-            raise typer.Exit(code=2)
-        report = run_holdout(clips, oracle_motion=oracle_motion, work_root=work_root, out_dir=out_dir)
-    else:
-        if len(targets) != 1 or not source or not dub_audio:
-            typer.echo("error: use lipdub eval OUTPUT --source VIDEO --dub AUDIO", err=True)
-            raise typer.Exit(code=2)
-        from lipdub.qa.standalone import qa_output
+            clips = targets[1:]
+            if not clips:
+                typer.echo("error: give at least one clip: lipdub eval holdout CLIP [CLIP ...]", err=True)
+                raise typer.Exit(code=2)
+            report = run_holdout(clips, oracle_motion=oracle_motion, work_root=work_root, out_dir=out_dir)
+        else:
+            if len(targets) != 1 or not source or not dub_audio:
+                typer.echo("error: use lipdub eval OUTPUT --source VIDEO --dub AUDIO", err=True)
+                raise typer.Exit(code=2)
+            from lipdub.qa.standalone import qa_output
 
-        report, _ = qa_output(targets[0], source=source, dub=dub_audio)
+            report, _ = qa_output(targets[0], source=source, dub=dub_audio)
     if as_json:
         typer.echo(json.dumps(report, default=float))
     else:

@@ -133,3 +133,18 @@ def test_bad_input_fails_in_the_driver_before_ray_starts(tmp_path, demo_inputs):
     assert "Ray ready" not in done.stderr
     assert processes_with_env("LIPDUB_CLI_TEST_RUN", marker) == []
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_with_json_stdout_carries_the_json_alone(capsys):
+    """Ray forwards lines such as "(raylet) WARNING: ..." to the driver's stdout; under --json they
+    go to stderr, so `lipdub eval ... --json > out.json` stays parseable."""
+    from jobs.cli import _json_only_on_stdout
+
+    with _json_only_on_stdout(True):
+        print("(raylet) WARNING: 8 PYTHON worker processes have been started")
+    print('{"ok": 1}')
+    with _json_only_on_stdout(False):
+        print("plain")
+    out, err = capsys.readouterr()
+    assert out == '{"ok": 1}\nplain\n'
+    assert "(raylet) WARNING" in err
