@@ -22,6 +22,9 @@ def dub_one(
     transcript: str | None = None,
     crf: int | None = None,
     preset: str | None = None,
+    video_codec: str | None = None,
+    audio_mode: str | None = None,
+    keep_original_audio: bool | None = None,
     work_root: str | None = None,
     ray_address: str | None = None,
     config: PipelineConfig | None = None,
@@ -30,8 +33,9 @@ def dub_one(
 ) -> dict[str, Any]:
     """Dub one video and return its results row (status ok or failed with an error message)."""
     config = config or PipelineConfig()
-    # crf and preset given on the command line win over the config's; other encode settings stay.
-    encode = replace(config.encode, **{name: value for name, value in (("crf", crf), ("preset", preset)) if value is not None})
+    # Encode settings given on the command line win over the config's; the others stay.
+    given = {"crf": crf, "preset": preset, "video_codec": video_codec, "audio": audio_mode, "keep_original_audio": keep_original_audio}
+    encode = replace(config.encode, **{name: value for name, value in given.items() if value is not None})
     config = config.with_overrides(work_root=work_root, encode=encode)
     row = {
         "item_id": item_id,

@@ -4,7 +4,8 @@ A catalog is Parquet (one file, or every ``*.parquet`` under a prefix) or, for c
 file, with one row per dub:
 
     item_id, video_uri, audio_uri, language                   required
-    output_uri, sync_mode, speaker_point, transcript          optional
+    output_uri, sync_mode, speaker_point, transcript,         optional
+    video_codec (h264, h265, prores: this row's output format)
 
 Two kinds of problem, two outcomes:
 
@@ -28,7 +29,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lipdub.errors import InputError
 from lipdub.item_row import CATALOG_COLUMNS, OPTIONAL_CATALOG_COLUMNS, empty_row, safe_name
+from lipdub.media.delivery import VIDEO_CODECS, container_suffix
 from lipdub.storage import filesystem_for, is_local, join_uri
 from lipdub.timeline import SYNC_MODES
 
@@ -167,12 +170,20 @@ def catalog_item_row(raw: dict[str, Any], base: str, output_root: str | None) ->
         problems.append(f"unknown sync_mode {row['sync_mode']!r} (use one of {', '.join(SYNC_MODES)}, or leave it empty)")
     if row.get("speaker_point") and not _SPEAKER_POINT.match(row["speaker_point"]):
         problems.append(f"speaker_point must be X,Y in pixels, got {row['speaker_point']!r}")
+    if row.get("video_codec") and row["video_codec"] not in VIDEO_CODECS:
+        problems.append(f"unknown video_codec {row['video_codec']!r} (use one of {', '.join(VIDEO_CODECS)}, or leave it empty)")
     if row.get("output_uri"):
         row["output_uri"] = resolve_uri(row["output_uri"], base)
     elif output_root:
-        row["output_uri"] = join_uri(output_root, row.get("language") or "und", f"{output_name(row['item_id'])}.mp4")
+        suffix = ".mov" if row.get("video_codec") == "prores" else ".mp4"  # ProRes is delivered in MOV
+        row["output_uri"] = join_uri(output_root, row.get("language") or "und", f"{output_name(row['item_id'])}{suffix}")
     else:
         problems.append("no output_uri in the catalog and no --output-root given")
+    if row.get("output_uri"):
+        try:
+            container_suffix(row["output_uri"])
+        except InputError as error:
+            problems.append(str(error))
     if problems:
         row.update(status="failed", failed_stage="catalog", error="bad catalog row: " + "; ".join(problems))
     return row

@@ -53,9 +53,19 @@ def default_stage_resources() -> dict[str, StageResources]:
 
 @dataclass(frozen=True)
 class EncodeConfig:
-    crf: int = 18
+    """How outputs are delivered (lipdub/media/delivery.py); the container follows the output's
+    extension (.mp4, .mov, .mkv)."""
+
+    # "h264", "h265" or "prores" (ProRes 422 HQ, .mov/.mkv); a catalog's video_codec column wins.
+    video_codec: str = "h264"
+    crf: int = 18  # H.264/H.265 quality (lower is better); ProRes has none
     preset: str = "veryfast"
-    audio_bitrate: int = 128_000  # per channel of the dub: mono 128 kb/s, stereo 256, 5.1 768
+    audio_bitrate: int = 128_000  # AAC, per channel of the dub: mono 128 kb/s, stereo 256, 5.1 768
+    # "auto": the dub is copied as it is when its codec fits the container and it is delivered
+    # whole (else PCM/FLAC re-encoded losslessly, others AAC); "aac": always AAC.
+    audio: str = "auto"
+    # Add the source's own audio as a second track, not played by default, with its language tag.
+    keep_original_audio: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
     # Evaluation only: .npy of known [opening, width] per output frame (the oracle motion).
     ("motion_targets_uri", pa.string()),
     ("motion_checkpoint", pa.string()),  # per-item learned model (evaluation); else the config's
+    ("video_codec", pa.string()),  # per-item output codec (h264, h265, prores); else the config's
     # Outcome.
     ("status", pa.string()),  # pending | ok | failed | skipped
     ("error", pa.string()),
@@ -45,6 +46,9 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
     ("dub_seconds", pa.float64()),
     ("resolved_sync_mode", pa.string()),
     ("n_output_frames", pa.int64()),
+    # The source's picture format, colour tags, own audio, subtitles and chapters (JSON; see
+    # operators/probe.py): what the render and assemble keep.
+    ("source_format", pa.string()),
     # Artifacts in the work store.
     ("analysis_uri", pa.string()),
     ("atlas_uri", pa.string()),
@@ -92,7 +96,7 @@ _FIELDS: list[tuple[str, pa.DataType]] = [
 ROW_SCHEMA = pa.schema(_FIELDS)
 COLUMNS: tuple[str, ...] = tuple(ROW_SCHEMA.names)
 CATALOG_COLUMNS: tuple[str, ...] = ("item_id", "video_uri", "audio_uri", "language")
-OPTIONAL_CATALOG_COLUMNS: tuple[str, ...] = ("output_uri", "sync_mode", "speaker_point", "transcript")
+OPTIONAL_CATALOG_COLUMNS: tuple[str, ...] = ("output_uri", "sync_mode", "speaker_point", "transcript", "video_codec")
 
 
 def record_placement(placements: str | None, stage: str, node: str) -> str:

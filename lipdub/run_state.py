@@ -61,6 +61,8 @@ def item_fingerprint(row: dict[str, Any], config: PipelineConfig) -> str:
         row.get("sync_mode"),
         row.get("speaker_point"),
         row.get("transcript"),
+        row.get("video_codec"),
+        row.get("language"),  # the dub track's language tag
         config.output_fingerprint_salt(),
     )
 

@@ -2,6 +2,9 @@
 
 Input: one item row whose segments were gathered (operators/gather.py): segment_uris.
 Output columns: status ok, output_uri written, segment_uris; per-stage seconds summed.
+The output's container follows output_uri's extension; the dub track is copied or encoded as
+lipdub/media/delivery.py decides; the source's own audio (keep_original_audio), subtitles and
+chapters (sync modes that keep the source's timing) follow it.
 Fan-out: 1 -> 1 (the N -> 1 join of segments happens in gather). The output appears at its final URI only when complete (temporary name, then a
 move), so a crash or a failed segment never leaves a partial video there.
 """
@@ -13,16 +16,12 @@ import logging
 from typing import Any
 
 from lipdub.fingerprint import OUTPUT_TAG_PREFIX
-from lipdub.media.audio_io import iter_audio_chunks
-from lipdub.media.language import iso639_2, language_name
-from lipdub.media.mux import delivered_audio, mux_segments
-from lipdub.media.probe import probe_audio
+from lipdub.media.delivery import container_suffix
+from lipdub.media.output_file import Delivery, SourceTracks, write_output
 from lipdub.storage import atomic_output, local_path
 from operators.base import Operator
 
 log = logging.getLogger(__name__)
-
-OUTPUT_AUDIO_RATE = 48_000
 
 
 def merge_segment_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -43,36 +42,45 @@ def merge_segment_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def audio_track_tags(row: dict[str, Any]) -> dict[str, str]:
-    """The dub track's language (ISO 639-2, from the catalog's language) and a title."""
-    language = row.get("language") or ""
-    return {"language": iso639_2(language), "title": f"{language_name(language)} dub" if language else "dub"}
-
-
 def output_tags(row: dict[str, Any]) -> dict[str, str]:
     """Container tags that let a later run recognise this output as finished (see run_state)."""
     fingerprint = row.get("output_fingerprint")
     return {"comment": f"{OUTPUT_TAG_PREFIX}{fingerprint}"} if fingerprint else {}
 
 
+def delivers_whole_dub(row: dict[str, Any]) -> bool:
+    """Whether the output's timeline covers the whole dub (it then ends at the dub's last sample,
+    the picture within a frame of it): every mode but ``silence`` and a dub cut by a shorter video."""
+    fps = row["fps_num"] / row["fps_den"]
+    return row.get("resolved_sync_mode") != "silence" and int(row["n_output_frames"]) == max(1, int(round(row["dub_seconds"] * fps)))
+
+
+def keeps_source_timing(row: dict[str, Any]) -> bool:
+    """Output frame i is source frame i: the source's subtitles and chapters still fit."""
+    return row.get("resolved_sync_mode") in ("cut_off", "silence")
+
+
 class AssembleOperator(Operator):
     name = "assemble"
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
+        suffix = container_suffix(row["output_uri"])
+        source_format = json.loads(row.get("source_format") or "{}")
+        encode = self.config.encode
+        delivery = Delivery(audio_mode=encode.audio, audio_bitrate=encode.audio_bitrate, keep_original_audio=encode.keep_original_audio)
+        # The source is fetched again only when the output takes more than its picture from it.
+        passes_through = keeps_source_timing(row) and (source_format.get("subtitles") or source_format.get("chapters"))
+        needs_source = bool(encode.keep_original_audio or passes_through)
         with contextlib.ExitStack() as local_copies:  # inputs may live in a remote store
             audio_path = local_copies.enter_context(local_path(row["audio_uri"]))
             segments = [local_copies.enter_context(local_path(uri)) for uri in json.loads(row["segment_uris"])]
-            # Streamed: the dub is decoded a few seconds at a time as the video is written, so a
-            # film-length dub never sits in memory whole (2 h at 48 kHz would be ~1.4 GB).
-            # The dub's own channels and rate (a 5.1 mix stays 5.1); the bitrate scales with channels.
-            dub = probe_audio(audio_path)
-            layout, rate = delivered_audio(dub.layout, dub.channels, dub.sample_rate, row["audio_uri"])
-            audio = iter_audio_chunks(audio_path, sample_rate=rate, keep_channels=True)
-            bitrate = self.config.encode.audio_bitrate * dub.channels
-            with atomic_output(row["output_uri"], suffix=".mp4") as temporary:
-                mux_segments(
-                    segments, audio, rate, temporary, audio_bitrate=bitrate, metadata=output_tags(row),
-                    audio_layout=layout, audio_metadata=audio_track_tags(row),
-                )
+            source = None
+            if needs_source:
+                source = SourceTracks(local_copies.enter_context(local_path(row["video_uri"])), source_format,
+                                      keeps_source_timing(row), row["video_uri"])
+            with atomic_output(row["output_uri"], suffix=suffix) as temporary:
+                write_output(segments, audio_path, temporary, language=row.get("language"), whole_dub=delivers_whole_dub(row),
+                             delivery=delivery, source=source, video_seconds=row["n_output_frames"] * row["fps_den"] / row["fps_num"],
+                             container_tags=output_tags(row), label=row["item_id"], dub_uri=row["audio_uri"])
         row["status"] = "ok"
         return row

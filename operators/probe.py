@@ -2,18 +2,23 @@
 
 Input columns: item_id, video_uri, audio_uri, output_uri, sync_mode.
 Output columns: width, height, rotation, fps_num, fps_den, n_source_frames, source_seconds,
-dub_seconds, resolved_sync_mode, n_output_frames, source_fingerprint, work_dir.
-Fan-out: 1 -> 1. Bad input -> a failed row naming the problem.
+dub_seconds, resolved_sync_mode, n_output_frames, source_fingerprint, work_dir, video_codec
+(resolved), source_format (JSON: picture format and colour tags, own audio, subtitles, chapters).
+Fan-out: 1 -> 1. Bad input, or an output that cannot be delivered as asked -> a failed row naming
+the problem, before any work.
 """
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from typing import Any
 
 from lipdub.errors import InputError
 from lipdub.fingerprint import uri_sha256
 from lipdub.item_row import safe_name
+from lipdub.media.delivery import check_output_format
 from lipdub.media.mux import delivered_audio
-from lipdub.media.probe import probe_audio, probe_video
+from lipdub.media.probe import VideoInfo, probe_audio, probe_video
 from lipdub.storage import join_uri, local_path
 from lipdub.timeline import plan_timeline
 from operators.base import Operator
@@ -32,8 +37,17 @@ class ProbeOperator(Operator):
             video = probe_video(video_path)
         with local_path(row["audio_uri"]) as audio_path:
             dub = probe_audio(audio_path)
-        # A dub the output cannot carry as delivered (its channel layout) fails now, before any work.
+        # A dub the output cannot carry as delivered (its channel layout) fails now, before any
+        # work; so does an output format that cannot be made (ProRes in .mp4, an unknown codec).
         delivered_audio(dub.layout, dub.channels, dub.sample_rate, row["audio_uri"])
+        video_codec = row.get("video_codec") or self.config.encode.video_codec
+        check_output_format(row["output_uri"], video_codec)
+        if self.config.encode.audio not in ("auto", "aac"):
+            raise InputError(f"unknown audio mode {self.config.encode.audio!r}: use auto or aac")
+        if self.config.encode.keep_original_audio:
+            if not video.has_audio:
+                raise InputError(f"{row['video_uri']}: has no audio track to keep (keep_original_audio)")
+            delivered_audio(video.audio_layout or "", video.audio_channels or 0, video.audio_sample_rate or 0, row["video_uri"])
         timeline = plan_timeline(video.n_frames, float(video.fps), dub.duration_s, row.get("sync_mode"))
         fingerprint = uri_sha256(row["video_uri"]) if self.fingerprint_source else None
         row.update(
@@ -49,8 +63,24 @@ class ProbeOperator(Operator):
             n_output_frames=timeline.n_frames,
             source_fingerprint=fingerprint,
             work_dir=join_uri(self.config.work_root, "items", safe_name(row["item_id"])),
+            video_codec=video_codec,
+            source_format=source_format_json(video),
         )
         return row
+
+
+def source_format_json(video: VideoInfo) -> str:
+    """What the output keeps of the source besides its frames (see lipdub/media/delivery.py)."""
+    audio = None
+    if video.has_audio:
+        audio = {"index": video.audio_index, "codec": video.audio_codec, "layout": video.audio_layout,
+                 "channels": video.audio_channels, "sample_rate": video.audio_sample_rate, "language": video.audio_language}
+    return json.dumps({
+        "picture": asdict(video.picture),
+        "audio": audio,
+        "subtitles": [list(track) for track in video.subtitles],
+        "chapters": video.n_chapters,
+    }, sort_keys=True)
 
 
 class InputCheck(ProbeOperator):

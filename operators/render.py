@@ -2,7 +2,8 @@
 
 Input columns: video_uri, analysis_uri, atlas_uri, plan_uri, segment_start, segment_stop,
 segment_uri, width, height, rotation, fps_num, fps_den.
-Output columns: segment_uri written (video-only H.264, same size, rate and rotation as the source),
+Output columns: segment_uri written (video only, in the item's video codec; same size, rate,
+rotation, picture format and colour tags as the source),
 and beside it the segment's QA measurement (``qa_part_uri``: the frames as composited against the
 source frames they came from, so QA needs no second decode; see lipdub/qa/frame_qa.py).
 Fan-out: 1 -> 1 per segment; segments of one item render in parallel and join seamlessly because
@@ -10,11 +11,13 @@ the plan (selection, placement smoothing, fades) was made for the whole timeline
 """
 from __future__ import annotations
 
+import json
 import logging
 from fractions import Fraction
 from typing import Any
 
 from lipdub.face.analysis_record import FaceAnalysis
+from lipdub.media.delivery import PictureFormat
 from lipdub.media.video_writer import VideoWriter
 from lipdub.render.atlas import MouthAtlas
 from lipdub.qa.frame_qa import FrameQA, picture_frames, qa_part_uri
@@ -26,6 +29,13 @@ from lipdub.work_store import fetch_member, publish_file
 from operators.base import Operator
 
 log = logging.getLogger(__name__)
+
+
+def source_picture(row: dict[str, Any]) -> PictureFormat | None:
+    """The source's picture format and colour tags as probed (None for rows from before them)."""
+    if not row.get("source_format"):
+        return None
+    return PictureFormat(**json.loads(row["source_format"])["picture"])
 
 
 class RenderOperator(Operator):
@@ -56,7 +66,9 @@ class RenderOperator(Operator):
         with local_path(row["video_uri"]) as video_path, publish_file(row["segment_uri"]) as staging:
             source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames)
             encode = self.config.encode
-            with VideoWriter(staging, width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation) as writer:
+            codec = row.get("video_codec") or encode.video_codec
+            with VideoWriter(staging, width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation,
+                             codec=codec, picture=source_picture(row)) as writer:
                 for t, (source_frame, frame) in enumerate(render_pairs(source, plan, atlas, frame_range=(start, stop)), start):
                     writer.write(frame)
                     if meter is not None:

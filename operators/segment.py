@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from lipdub.media.delivery import segment_suffix
 from lipdub.storage import join_uri
 from operators.base import Operator
 
@@ -27,6 +28,7 @@ class SegmentOperator(Operator):
         fps = row["fps_num"] / row["fps_den"]
         per_segment = max(1, int(round(self.config.render.segment_seconds * fps)))
         bounds = segment_bounds(int(row["n_output_frames"]), per_segment)
+        suffix = segment_suffix(row.get("video_codec") or self.config.encode.video_codec)
         rows = []
         for index, (start, stop) in enumerate(bounds):
             segment = dict(row)
@@ -35,7 +37,7 @@ class SegmentOperator(Operator):
                 segment_count=len(bounds),
                 segment_start=start,
                 segment_stop=stop,
-                segment_uri=join_uri(row["work_dir"], "segments", f"{index:05d}.mp4"),
+                segment_uri=join_uri(row["work_dir"], "segments", f"{index:05d}{suffix}"),
             )
             rows.append(segment)
         return rows

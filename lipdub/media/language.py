@@ -6,7 +6,7 @@ table covers the languages dubs are commonly delivered in; a three-letter code i
 """
 from __future__ import annotations
 
-__all__ = ["iso639_2", "language_name"]
+__all__ = ["container_language", "iso639_2", "language_name"]
 
 # ISO 639-1 -> (ISO 639-2/T, English name). 639-2/T ("deu", not the bibliographic "ger") is what
 # MP4's mdhd box and Matroska expect.
@@ -42,3 +42,20 @@ def language_name(language: str | None) -> str:
     """An English name for the track title ("German"), or the code itself when unknown."""
     code3 = iso639_2(language)
     return _BY_CODE3.get(code3, (language or "undetermined").strip() or "undetermined")
+
+
+# MOV stores languages as QuickTime (Macintosh) codes, whose table FFmpeg keys by these older
+# (ISO 639-2/B) forms; the 639-2/T code is lost there (measured with PyAV's FFmpeg 8.1: "deu"
+# reads back as no language, "ger" as "ger"). Languages that table lacks cannot be tagged in MOV.
+_MOV_CODES = {"deu": "ger", "ell": "gre", "eus": "baq", "fas": "per", "isl": "ice", "msa": "may", "nld": "dut", "zho": "chi"}
+_NOT_IN_MOV = frozenset({"fil", "gle", "glg", "hrv", "nob", "srp", "swe"})
+
+
+def container_language(code3: str, suffix: str) -> str | None:
+    """The language code to write in a container (".mp4", ".mov", ".mkv"); None where that
+    container cannot store the language (MOV's table lacks it): the track title still names it."""
+    if suffix != ".mov":
+        return code3
+    if code3 in _NOT_IN_MOV:
+        return None
+    return _MOV_CODES.get(code3, code3)

@@ -21,6 +21,7 @@ import av
 import av.stream
 
 from lipdub.errors import InputError
+from lipdub.media.delivery import PictureFormat
 from lipdub.media._av import (
     AV_ERRORS,
     clockwise_from_frame,
@@ -54,6 +55,13 @@ class VideoInfo:
     has_audio: bool
     audio_sample_rate: int | None
     audio_channels: int | None
+    picture: PictureFormat = PictureFormat()
+    audio_codec: str | None = None
+    audio_layout: str | None = None
+    audio_index: int | None = None  # the first audio stream's index in the file
+    audio_language: str | None = None  # its language tag, if it has one
+    subtitles: tuple[tuple[int, str, str], ...] = ()  # (stream index, codec, language) of each subtitle track
+    n_chapters: int = 0
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -72,6 +80,8 @@ class AudioInfo:
     duration_s: float
     codec: str
     layout: str = ""  # FFmpeg's name: "mono", "stereo", "5.1(side)", "8 channels" when untagged
+    sample_format: str = ""  # the decoder's ("fltp", "s16", "s32"): FLAC's depth
+    stream_index: int = 0  # the first audio stream's index in the file
 
 
 def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream | None:
@@ -166,9 +176,22 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
             has_audio=audio is not None,
             audio_sample_rate=int(audio.codec_context.sample_rate) if audio is not None else None,
             audio_channels=int(audio.codec_context.channels) if audio is not None else None,
+            picture=PictureFormat.of_stream(stream),
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            audio_layout=str(audio.codec_context.layout.name) if audio is not None else None,
+            audio_index=audio.index if audio is not None else None,
+            audio_language=_language(audio) if audio is not None else None,
+            subtitles=tuple((s.index, s.codec_context.name if s.codec_context else "", _language(s) or "und")
+                            for s in container.streams.subtitles),
+            n_chapters=len(container.chapters()),
         )
     log.debug("probed %s: %s", p, info)
     return info
+
+
+def _language(stream: av.stream.Stream) -> str | None:
+    language = (stream.metadata.get("language") or "").strip()
+    return language if language and language != "und" else None
 
 
 def _rate(
@@ -204,6 +227,8 @@ def probe_audio(path: str | os.PathLike[str]) -> AudioInfo:
             duration_s=duration_s,
             codec=cc.name,
             layout=str(cc.layout.name),
+            sample_format=str(cc.format.name) if cc.format is not None else "",
+            stream_index=stream.index,
         )
 
 

@@ -1,4 +1,5 @@
-"""H.264 (libx264, yuv420p) encoder for upright RGB frames, keeping the source's look.
+"""Video encoder (H.264 by default; H.265, ProRes 422 HQ) for upright RGB frames, keeping the
+source's look.
 
 Why: output videos must play exactly like their source: same display size and orientation,
 same exact frame rate (22.13 fps stays 2213/100, NTSC stays 30000/1001), so that the dubbed
@@ -16,6 +17,11 @@ most one pixel larger (`VideoWriter.encoded_size` tells by how much).
 
 Timestamps: frame i gets pts i in a time base of exactly 1/fps, so the container stores a
 constant, exact rate.
+
+Picture format (``picture``, the source's `PictureFormat`): the output keeps the source's chroma
+subsampling and bit depth where the codec has them, its colour tags (explicit ones when it has
+none) and its sample aspect ratio; RGB is converted back with the matrix and range the decoder
+used, so the source's YUV values survive. Without it: yuv420p, untagged (internal test clips).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import av
 import numpy as np
 
 from lipdub.media._av import as_fraction, normalize_rotation, rotate_to_storage
+from lipdub.media.delivery import VIDEO_CODECS, PictureFormat, encoder_settings, output_pix_fmt
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,8 @@ class VideoWriter:
         preset: str = "veryfast",
         rotation: int = 0,
         threads: int = 0,
+        codec: str = "h264",
+        picture: PictureFormat | None = None,
     ) -> None:
         if width < 1 or height < 1:
             raise ValueError(f"frame size must be positive, got {width}x{height}")
@@ -65,24 +74,33 @@ class VideoWriter:
         self.fps = as_fraction(fps)
         self.rotation = normalize_rotation(rotation)
         self.frames_written = 0
-        # Upright size after padding to even dims; storage size is it, rotated.
+        if codec not in VIDEO_CODECS:
+            raise ValueError(f"unknown video codec {codec!r}: use one of {', '.join(VIDEO_CODECS)}")
+        self.codec = codec
+        self.pix_fmt = output_pix_fmt(picture.pix_fmt if picture is not None else "yuv420p", codec)
+        # Upright size after padding to even dims (4:2:0 and 4:2:2 need even widths, 4:2:0 even
+        # heights); storage size is it, rotated.
         self._pad_w = self.width % 2
         self._pad_h = self.height % 2
         up_w, up_h = self.width + self._pad_w, self.height + self._pad_h
         if self._pad_w or self._pad_h:
-            log.info("%s: odd size %dx%d padded to %dx%d for yuv420p", self.path, self.width,
-                     self.height, up_w, up_h)
+            log.info("%s: odd size %dx%d padded to %dx%d for %s", self.path, self.width,
+                     self.height, up_w, up_h, self.pix_fmt)
         self.encoded_size = (up_w, up_h)  # upright (display) size of the encoded picture
         store_w, store_h = (up_h, up_w) if self.rotation in (90, 270) else (up_w, up_h)
 
-        self._container = av.open(self.path, mode="w")
+        # MOV writes colour tags only when asked (MP4 and Matroska always do).
+        options = {"movflags": "write_colr"} if self.path.lower().endswith(".mov") else {}
+        self._container = av.open(self.path, mode="w", options=options)
         try:
-            stream = self._container.add_stream(
-                "libx264", rate=self.fps, options={"crf": str(crf), "preset": preset}
-            )
+            stream = self._container.add_stream(VIDEO_CODECS[codec], rate=self.fps, options=encoder_settings(codec, crf, preset))
             stream.width = store_w
             stream.height = store_h
-            stream.pix_fmt = "yuv420p"
+            stream.pix_fmt = self.pix_fmt
+            self._matrix: str | None = None
+            self._full_range = False
+            if picture is not None:
+                self._tag(stream, picture, min(store_w, store_h))
             stream.time_base = Fraction(1) / self.fps
             stream.codec_context.time_base = Fraction(1) / self.fps
             stream.codec_context.thread_count = threads
@@ -94,6 +112,18 @@ class VideoWriter:
             raise
         self._stream = stream
         self._closed = False
+
+    def _tag(self, stream: av.video.stream.VideoStream, picture: PictureFormat, lines: int) -> None:
+        """Colour tags and sample aspect ratio on the encoder; remember the conversion matrix."""
+        context = stream.codec_context
+        for name, value in picture.delivered_tags(lines).items():
+            setattr(context, name, value)
+        if picture.sample_aspect_ratio is not None:
+            context.sample_aspect_ratio = picture.sample_aspect_ratio
+        if self.codec == "h265" and self.path.lower().endswith((".mp4", ".mov")):
+            stream.codec_tag = "hvc1"  # what Apple players require of HEVC in MP4/MOV
+        self._matrix = picture.conversion_matrix()
+        self._full_range = picture.full_range
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one upright uint8 RGB frame of shape (height, width, 3)."""
@@ -109,6 +139,9 @@ class VideoWriter:
             frame = np.pad(frame, ((0, self._pad_h), (0, self._pad_w), (0, 0)), mode="edge")
         stored = rotate_to_storage(frame, self.rotation)
         vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
+        if self._matrix is not None:
+            # Back to YUV with the matrix and range the decoder used (not swscale's default).
+            vf = vf.reformat(format=self.pix_fmt, dst_colorspace=self._matrix, dst_color_range="JPEG" if self._full_range else "MPEG")
         vf.pts = self.frames_written
         vf.time_base = self._stream.codec_context.time_base
         self._container.mux(self._stream.encode(vf))

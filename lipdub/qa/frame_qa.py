@@ -29,7 +29,7 @@ _SUMS = ("squared_error", "psnr_count", "seam_output", "seam_source", "flicker_o
 
 def qa_part_uri(segment_uri: str) -> str:
     """Where the render stage keeps a segment's QA part: beside the segment."""
-    stem = segment_uri[: -len(".mp4")] if segment_uri.endswith(".mp4") else segment_uri
+    stem = segment_uri.removesuffix(".mp4").removesuffix(".mov")
     return stem + ".qa.npz"
 
 

@@ -8,7 +8,8 @@ import numpy as np
 from lipdub.media.audio_io import iter_audio_chunks
 from lipdub.media.mux import delivered_audio, mux_segments
 from lipdub.media.probe import probe_audio, probe_video
-from operators.assemble import AssembleOperator, audio_track_tags, merge_segment_rows, output_tags
+from lipdub.media.output_file import dub_track_tags
+from operators.assemble import AssembleOperator, delivers_whole_dub, merge_segment_rows, output_tags
 
 
 def test_assemble_writes_the_output_once_complete(assembled_row):
@@ -47,7 +48,8 @@ def test_the_streamed_dub_writes_the_same_file_as_the_loaded_one(stage_config, a
     info = probe_audio(dub)
     layout, rate = delivered_audio(info.layout, info.channels, info.sample_rate, dub)
     options = {"audio_bitrate": stage_config.encode.audio_bitrate * info.channels, "metadata": output_tags(assembled_row),
-               "audio_layout": layout, "audio_metadata": audio_track_tags(assembled_row)}
+               "audio_layout": layout, "audio_metadata": dub_track_tags(assembled_row["language"], ".mp4"),
+               "audio_to_end": delivers_whole_dub(assembled_row)}
     loaded, small_chunks = tmp_path / "loaded.mp4", tmp_path / "small_chunks.mp4"
     whole = np.concatenate(list(iter_audio_chunks(dub, rate, keep_channels=True)))
     mux_segments(segments, whole, rate, str(loaded), **options)

@@ -68,7 +68,7 @@ def test_probe_video_with_audio(tmp_path):
 
 def test_probe_audio_formats(tmp_path):
     path = write_audio(tmp_path / "a.flac", tone(0.5, 44100, 2), 44100, "flac")
-    assert probe_audio(path) == AudioInfo(44100, 2, pytest.approx(0.5, abs=1e-3), "flac", "stereo")
+    assert probe_audio(path) == AudioInfo(44100, 2, pytest.approx(0.5, abs=1e-3), "flac", "stereo", "s16", 0)
 
 
 def test_legacy_rotate_tag():
