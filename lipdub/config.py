@@ -60,7 +60,7 @@ class EncodeConfig:
     video_codec: str = "h264"
     crf: int = 18  # H.264/H.265 quality (lower is better); ProRes has none
     preset: str = "veryfast"
-    audio_bitrate: int = 128_000  # AAC, per channel of the dub: mono 128 kb/s, stereo 256, 5.1 768
+    audio_bitrate: int = 192_000  # AAC, per channel of the dub: mono 192 kb/s, stereo 384, 5.1 1152
     # "auto": the dub is copied as it is when its codec fits the container and it is delivered
     # whole (else PCM/FLAC re-encoded losslessly, others AAC); "aac": always AAC.
     audio: str = "auto"

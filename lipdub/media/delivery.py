@@ -58,7 +58,7 @@ _LOSSLESS = {"flac", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_s1
 _PCM_FORMATS = {"pcm_s16le": "s16", "pcm_s16be": "s16", "pcm_s24le": "s32", "pcm_s24be": "s32", "pcm_s32le": "s32",
                 "pcm_f32le": "flt", "pcm_u8": "u8"}
 #: Subtitle codecs each container takes by copy.
-SUBTITLE_CODECS = {".mp4": {"mov_text"}, ".mov": {"mov_text"}, ".mkv": {"subrip", "ass", "ssa", "webvtt"}}
+SUBTITLE_CODECS = {".mp4": {"mov_text"}, ".mov": {"mov_text"}, ".mkv": {"subrip", "srt", "ass", "ssa", "webvtt"}}
 #: Unspecified (2) in FFmpeg's colour enums.
 _UNSPECIFIED = 2
 #: AVColorSpace -> the matrix swscale converts with (only these exist there).

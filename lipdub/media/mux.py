@@ -182,6 +182,8 @@ def _mux(segment_paths: list[str], tracks: list[Track], out_path: str, metadata:
                     # Template copies codec parameters and side data, rotation matrix and colour
                     # tags included.
                     video_out = out.add_stream_from_template(vin)
+                    if params[0] == "hevc" and out_path.lower().endswith((".mp4", ".mov", ".m4v")):
+                        video_out.codec_tag = "hvc1"  # what Apple players require of HEVC in MP4/MOV
                     time_base = vin.time_base
                     template = params
                     for track in tracks:  # video first: stream 0 is video as in the sources

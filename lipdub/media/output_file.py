@@ -30,7 +30,7 @@ class Delivery:
     """The delivery settings (the config's encode section)."""
 
     audio_mode: str = "auto"  # "auto": copy the dub when it fits; "aac": always encode
-    audio_bitrate: int = 128_000  # AAC, per channel
+    audio_bitrate: int = 192_000  # AAC, per channel
     keep_original_audio: bool = False
 
 

@@ -47,3 +47,45 @@ def test_a_dub_layout_aac_cannot_carry_fails_before_any_work(tmp_path, demo_inpu
     assert result.exit_code == 1, result.output
     assert "channel layout '5 channels' (5 channels) has no AAC channel configuration" in result.output
     assert not output.exists()
+
+
+def test_a_prores_mezzanine_keeps_the_pcm_dub_bit_exact_and_the_original_audio(tmp_path, ray_local, demo_inputs):
+    """ProRes 422 HQ in .mov: the 24-bit PCM dub copied as it is (every sample), the source's own
+    audio as a second track not played by default, the output as long as the dub."""
+    source, dub = demo_inputs
+    speech = load_audio(dub, 48000)
+    stereo = tmp_path / "dub_stereo.wav"
+    with av.open(str(stereo), "w") as out:  # 24-bit PCM, as a mix is delivered
+        stream = out.add_stream("pcm_s24le", rate=48000, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(np.stack([speech, 0.5 * speech], axis=1).astype(np.float32).reshape(1, -1), format="flt", layout="stereo")
+        frame.sample_rate, frame.pts = 48000, 0
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        out.mux(stream.encode(None))
+    output = tmp_path / "out" / "dubbed.mov"
+    result = runner.invoke(app, ["dub", "--video", str(source), "--audio", str(stereo), "--output", str(output), "--language", "fr",
+                                 "--video-codec", "prores", "--keep-original-audio", "--work-root", str(tmp_path / "work")])
+    assert result.exit_code == 0, result.output
+
+    def samples(path, index=0):
+        with av.open(str(path)) as container:
+            return np.concatenate([f.to_ndarray().reshape(-1, 2) for f in container.decode(container.streams.audio[index])])
+
+    with av.open(str(output)) as container:
+        video, dub_track, original = container.streams.video[0], *container.streams.audio
+        assert (video.codec_context.name, video.codec_context.profile, video.codec_context.pix_fmt) == ("prores", "HQ", "yuv422p10le")
+        assert (dub_track.codec_context.name, dub_track.metadata.get("language")) == ("pcm_s24le", "fra")
+        assert original.metadata.get("title", original.metadata.get("name")) == "Original audio"  # MOV reads it back as "name"
+        assert not original.disposition & av.stream.Disposition.default
+        n_frames = sum(1 for _ in container.decode(video))
+    assert np.array_equal(samples(output), samples(stereo))
+    assert abs(n_frames / 25 - len(speech) / 48000) <= 1 / 25
+
+
+def test_prores_in_mp4_fails_before_any_work(tmp_path, demo_inputs):
+    source, dub = demo_inputs
+    output = tmp_path / "out" / "dubbed.mp4"
+    result = runner.invoke(app, ["dub", "--video", str(source), "--audio", str(dub), "--output", str(output), "--video-codec", "prores"])
+    assert result.exit_code == 1, result.output
+    assert "prores cannot be delivered in .mp4; use .mkv, .mov" in result.output
+    assert not output.exists()

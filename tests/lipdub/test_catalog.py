@@ -71,6 +71,23 @@ def test_bad_rows_fail_alone_with_reasons(tmp_path):
     assert "speaker_point must be X,Y" in rows["point"]["error"]
 
 
+def test_a_row_names_its_output_format(tmp_path):
+    uri = _write_csv(
+        tmp_path / "c.csv",
+        "item_id,video_uri,audio_uri,language,output_uri,video_codec\n"
+        "mezzanine,v.mp4,a.wav,de,,prores\n"
+        "web,v.mp4,a.wav,de,,\n"
+        "vp9,v.mp4,a.wav,de,,vp9\n"
+        "avi,v.mp4,a.wav,de,out/a.avi,\n",
+    )
+    rows = {row["item_id"]: row for row in read_catalog(uri, output_root=str(tmp_path / "out")).rows}
+    assert rows["mezzanine"]["status"] == "pending" and rows["mezzanine"]["output_uri"].endswith("de/mezzanine.mov")
+    assert rows["mezzanine"]["video_codec"] == "prores"
+    assert rows["web"]["output_uri"].endswith("de/web.mp4")
+    assert "unknown video_codec 'vp9'" in rows["vp9"]["error"]
+    assert "must end in .mp4, .mov or .mkv" in rows["avi"]["error"]
+
+
 def test_no_output_anywhere_fails_the_row(tmp_path):
     uri = _write_csv(tmp_path / "c.csv", "item_id,video_uri,audio_uri,language\na,v.mp4,a.wav,de\n")
     (row,) = read_catalog(uri).rows
