@@ -445,6 +445,22 @@ def bench_memory(
     typer.echo(json.dumps(report, indent=2, default=float))
 
 
+@app.command("bench-delivery")
+def bench_delivery(
+    seconds: float = typer.Option(10.0, help="Length of the benchmark clip."),
+    full: bool = typer.Option(True, "--full/--transcode-only", help="Also time the whole lipdub dub in each format."),
+    shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder to build the clip from (default: found beside the project, else the project's own sample)."),
+    out_dir: Optional[Path] = typer.Option(None, help="Keep the clip and outputs here."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """What each delivery format (H.264/H.265 .mp4, ProRes .mov, H.264 .mkv) costs against H.264 .mp4, in one run."""
+    setup_logging(verbose)
+    from jobs.bench_delivery import run_delivery_bench
+
+    report = run_delivery_bench(seconds, _bench_media(shared_media), out_dir, full)
+    typer.echo(json.dumps(report, indent=2, default=float))
+
+
 @app.command("bench-catalog")
 def bench_catalog(
     shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder (default: found beside the project)."),
