@@ -22,7 +22,7 @@ from lipdub.media.video_writer import VideoWriter
 from lipdub.render.atlas import MouthAtlas
 from lipdub.qa.frame_qa import FrameQA, picture_frames, qa_part_uri
 from lipdub.render.plan import RenderPlan
-from lipdub.render.renderer import render_pairs
+from lipdub.render.renderer import MouthCompositor
 from lipdub.render.source_frames import frames_for_timeline
 from lipdub.storage import local_path
 from lipdub.work_store import fetch_member, publish_file
@@ -64,15 +64,18 @@ class RenderOperator(Operator):
         # never muxes a partial one.
         meter = self._qa_meter(faces, plan, start, stop)
         with local_path(row["video_uri"]) as video_path, publish_file(row["segment_uri"]) as staging:
-            source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames)
+            source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames, native=True)
+            compositor = MouthCompositor(atlas, plan)
             encode = self.config.encode
             codec = row.get("video_codec") or encode.video_codec
             with VideoWriter(staging, width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation,
                              codec=codec, picture=source_picture(row)) as writer:
-                for t, (source_frame, frame) in enumerate(render_pairs(source, plan, atlas, frame_range=(start, stop)), start):
-                    writer.write(frame)
+                for t, decoded in zip(range(start, stop), source):
+                    frame = compositor.render(t, decoded.rgb)
+                    # Outside the mouth's box the source's own decoded samples are written back.
+                    writer.write_over(decoded.native, frame, compositor.changed_box)
                     if meter is not None:
-                        meter.add(t, frame, source_frame)
+                        meter.add(t, frame, decoded.rgb)
             if writer.frames_written != stop - start:
                 raise RuntimeError(f"segment {row['segment_index']} rendered {writer.frames_written} of {stop - start} frames")
         if meter is not None:

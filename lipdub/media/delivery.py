@@ -8,10 +8,10 @@ with them and assemble muxes with them; all three must agree, so the decisions l
   subsampling and bit depth are kept where the codec has them (10-bit 4:2:2 stays 10-bit 4:2:2);
   ProRes is always 10-bit 4:2:2. The picture passes through 8-bit RGB for the mouth render, so a
   10-bit source keeps its format but not more than 8 bits of precision.
-- Colour: the source's primaries, transfer, matrix and range are written on the output; a source
-  without tags gets explicit ones (BT.709 from 720 lines up, else SMPTE 170M; limited range), the
-  interpretation players give an untagged file, so it looks the same. RGB<->YUV conversion uses
-  the same matrix both ways, so the values survive.
+- Colour: the source's primaries, transfer, matrix and range are written on the output; an
+  untagged source stays untagged (players disagree on what it means: any explicit tag would shift
+  its colours in some of them) except its range, written as limited. RGB<->YUV conversion uses
+  the same matrix both ways, and outside the mouth's box the source's own YUV samples are kept.
 - Audio: the dub is copied packet for packet when its codec fits the container and the output
   carries the whole dub; a PCM/FLAC dub that must be cut or padded is re-encoded losslessly
   (same codec where the container takes it); anything else becomes AAC at a per-channel bitrate.
@@ -131,13 +131,16 @@ class PictureFormat:
         return _MATRICES.get(self.colorspace, "ITU601")
 
     def delivered_tags(self, height: int) -> dict[str, int]:
-        """Tags for the output: the source's own, or explicit ones where it has none."""
-        hd = height >= 720
-        default_space = 1 if hd else 6
+        """Tags for the output: the source's own. An untagged source's primaries, transfer and
+        matrix stay untagged, so every player and decoder reads the output as it reads the source
+        (FFmpeg assumes BT.601 for them, browsers and mpv BT.709 for HD: any explicit choice would
+        shift colours in one of them); its range is written explicitly as limited, which is what
+        all of them assume. ``height`` is kept for callers choosing defaults by size."""
+        del height
         return {
-            "color_primaries": self.color_primaries if self.color_primaries != _UNSPECIFIED else (1 if hd else 6),
-            "color_trc": self.color_trc if self.color_trc != _UNSPECIFIED else (1 if hd else 6),
-            "colorspace": self.colorspace if self.colorspace != _UNSPECIFIED else default_space,
+            "color_primaries": self.color_primaries,
+            "color_trc": self.color_trc,
+            "colorspace": self.colorspace,
             "color_range": 2 if self.full_range else 1,
         }
 

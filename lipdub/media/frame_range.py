@@ -20,7 +20,7 @@ import numpy as np
 
 from lipdub.errors import InputError
 from lipdub.media._av import AV_ERRORS, clockwise_from_frame, clockwise_from_tag, describe, open_input, rotate_to_display
-from lipdub.media.video_reader import iter_frames
+from lipdub.media.video_reader import SourceFrame, iter_frames
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,17 @@ class _SeekUnusable(Exception):
     """Raised before any frame is yielded when the seek path cannot be trusted."""
 
 
-def iter_frame_range(path: str | os.PathLike[str], start: int, stop: int, fps: Fraction) -> Iterator[np.ndarray]:
-    """Upright RGB frames ``start <= index < stop`` of the first video stream, in order (streaming)."""
+def iter_frame_range(path: str | os.PathLike[str], start: int, stop: int, fps: Fraction,
+                     native: bool = False) -> Iterator[np.ndarray] | Iterator[SourceFrame]:
+    """Upright RGB frames ``start <= index < stop`` of the first video stream, in order (streaming);
+    with `native`, `SourceFrame`s (RGB and the decoder's own picture)."""
     if stop <= start:
         return
     p = os.fspath(path)
     if start > 0:
         yielded = 0
         try:
-            for frame in _seeked(p, start, stop, fps):
+            for frame in _seeked(p, start, stop, fps, native):
                 yielded += 1
                 yield frame
         except _SeekUnusable:
@@ -51,10 +53,10 @@ def iter_frame_range(path: str | os.PathLike[str], start: int, stop: int, fps: F
             if yielded != stop - start:
                 raise InputError(f"{p}: expected frames {start}..{stop - 1}, the video ended after {yielded}")
             return
-    yield from _counted(iter_frames(p), start, stop)
+    yield from _counted(iter_frames(p, native=native), start, stop)
 
 
-def _counted(frames: Iterator[np.ndarray], start: int, stop: int) -> Iterator[np.ndarray]:
+def _counted(frames: Iterator, start: int, stop: int) -> Iterator:
     for index, frame in enumerate(frames):
         if index >= stop:
             return
@@ -62,7 +64,7 @@ def _counted(frames: Iterator[np.ndarray], start: int, stop: int) -> Iterator[np
             yield frame
 
 
-def _seeked(path: str, start: int, stop: int, fps: Fraction) -> Iterator[np.ndarray]:
+def _seeked(path: str, start: int, stop: int, fps: Fraction, native: bool = False) -> Iterator[np.ndarray] | Iterator[SourceFrame]:
     """Frames of the range via a seek; raises _SeekUnusable before yielding when it cannot."""
     with open_input(path) as container:
         stream = container.streams.video[0]
@@ -95,7 +97,8 @@ def _seeked(path: str, start: int, stop: int, fps: Fraction) -> Iterator[np.ndar
                 if index >= stop:
                     return
                 if index >= start:
-                    yield rotate_to_display(frame.to_ndarray(format="rgb24"), rotation)
+                    upright = rotate_to_display(frame.to_ndarray(format="rgb24"), rotation)
+                    yield SourceFrame(upright, frame, rotation) if native else upright
         except AV_ERRORS as exc:
             raise InputError(f"{path}: video cannot be decoded near frame {start} ({describe(exc)})") from exc
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import Iterator
 
 import av
@@ -28,7 +29,17 @@ from lipdub.media._av import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["iter_frames", "scaled_size"]
+__all__ = ["SourceFrame", "iter_frames", "scaled_size"]
+
+
+@dataclass(frozen=True)
+class SourceFrame:
+    """A decoded frame both ways: upright RGB for the render, and the decoder's own picture
+    (storage orientation, native pixel format) so unchanged pixels can be written back exactly."""
+
+    rgb: np.ndarray
+    native: av.VideoFrame
+    rotation: int
 
 
 def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
@@ -41,11 +52,12 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None) -> Iterator[np.ndarray]:
+def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None, native: bool = False) -> Iterator[np.ndarray] | Iterator[SourceFrame]:
     """Yield upright RGB frames ``(H, W, 3) uint8`` of the first video stream, in order.
 
     With `max_side`, frames are downscaled (area filter, inside swscale, before rotation) so
-    that the longer side is at most `max_side`; aspect ratio is kept.
+    that the longer side is at most `max_side`; aspect ratio is kept. With `native`, each
+    comes as a `SourceFrame` (RGB and the decoder's picture).
     Raises `InputError` if the file cannot be opened, has no video, or fails to decode.
     """
     p = os.fspath(path)
@@ -77,7 +89,8 @@ def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None) ->
                     rgb = frame.to_ndarray(width=size[0], height=size[1], format="rgb24",
                                            interpolation="AREA")
                 index += 1
-                yield rotate_to_display(rgb, rotation)
+                upright = rotate_to_display(rgb, rotation)
+                yield SourceFrame(upright, frame, rotation) if native else upright
         except AV_ERRORS as exc:
             raise InputError(f"{p}: video cannot be decoded at frame {index} ({describe(exc)})") from exc
         if index == 0:

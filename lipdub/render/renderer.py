@@ -38,6 +38,7 @@ class MouthCompositor:
         self.settings = settings or RenderSettings()
         self.warper = warp.RefinementWarper(atlas.geometry)
         self._model_shapes: dict[int, np.ndarray] = {}
+        self.changed_box: warp.BBox | None = None
 
     def _model_shape(self, entry: int) -> np.ndarray:
         """The speaker model's shape at the entry's own metrics (smoother than its landmarks)."""
@@ -62,7 +63,10 @@ class MouthCompositor:
         return warp.warp_to_frame(self.atlas.crops[entry], matrix, bbox, self.warper, shapes, sharp=sharp)
 
     def render(self, t: int, frame: np.ndarray) -> np.ndarray:
-        """Output frame ``t`` of the plan from its source frame; untouched frames are returned as is."""
+        """Output frame ``t`` of the plan from its source frame; untouched frames are returned as is.
+        ``changed_box`` then holds the (x0, y0, x1, y1) outside which the output is the source
+        frame itself (None: nothing changed), so the writer can keep the source's own pixels."""
+        self.changed_box: warp.BBox | None = None
         plan = self.plan
         entry = int(plan.primary[t])
         weight = float(plan.weight[t])
@@ -89,6 +93,7 @@ class MouthCompositor:
         x0, y0, x1, y1 = bbox
         if self.settings.colour_match:
             patch = blend.colour_match(patch, frame[y0:y1, x0:x1], alpha)
+        self.changed_box = bbox
         return blend.composite(frame, patch, alpha, bbox)
 
 

@@ -97,11 +97,13 @@ def test_the_source_yuv_values_survive_the_rgb_round_trip(tmp_path):
     assert default_chroma > 2 * chroma + 1.0, default_chroma
 
 
-def test_an_untagged_source_gets_explicit_tags():
+def test_an_untagged_source_stays_untagged_but_its_range():
+    """Players disagree on an untagged source's colours (FFmpeg: BT.601, browsers: BT.709 for HD),
+    so the output leaves them as the source did; the range everyone assumes is written."""
     untagged = PictureFormat()
-    assert untagged.delivered_tags(1080) == {"color_primaries": 1, "color_trc": 1, "colorspace": 1, "color_range": 1}
-    assert untagged.delivered_tags(480) == {"color_primaries": 6, "color_trc": 6, "colorspace": 6, "color_range": 1}
+    assert untagged.delivered_tags(1080) == {"color_primaries": 2, "color_trc": 2, "colorspace": 2, "color_range": 1}
     assert PictureFormat(pix_fmt="yuvj420p").delivered_tags(480)["color_range"] == 2
+    assert PictureFormat(colorspace=1, color_primaries=1, color_trc=1).delivered_tags(480)["colorspace"] == 1
 
 
 def test_what_cannot_be_delivered_is_refused_with_a_reason():

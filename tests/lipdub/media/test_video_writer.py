@@ -110,3 +110,80 @@ def test_accepts_non_contiguous_views(tmp_path):
         for f in big:
             writer.write(f[::2, ::2])
     assert probe_video(path).n_frames == 2
+
+
+def _decoded_source(tmp_path, pix_fmt="yuv420p", codec="libx264", frames=2):
+    """Decoded pictures (as the render gets them) of a small smooth clip in ``pix_fmt``."""
+    import av
+
+    path = tmp_path / f"source_{pix_fmt}.mkv"
+    y, x = np.mgrid[0:48, 0:64]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25, options={"qp": "0"} if codec == "libx264" else {})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for i in range(frames):
+            rgb = np.stack([60 + x + i, 80 + y, 120 + (x + y) // 2], axis=2).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    with av.open(str(path)) as container:
+        return list(container.decode(video=0))
+
+
+def _planes(frame, deep=False):
+    dtype = np.uint16 if deep else np.uint8
+    return [np.ndarray((p.height, p.line_size // dtype().itemsize), dtype, buffer=p)[:, : p.width].copy() for p in frame.planes]
+
+
+def test_write_over_keeps_the_source_samples_outside_the_box(tmp_path):
+    """Lossless encode (qp 0): outside the box every Y, U, V sample is the source's; inside, the
+    rendered pixels; the source picture itself is not modified (loops show it again)."""
+    import av
+
+    decoded = _decoded_source(tmp_path)
+    before = _planes(decoded[0])
+    rgb = decoded[0].to_ndarray(format="rgb24")
+    edited = rgb.copy()
+    edited[20:31, 10:33] = (250, 20, 20)
+    path = tmp_path / "out.mp4"
+    with VideoWriter(path, 64, 48, 25, crf=0, preset="ultrafast") as writer:
+        writer.write_over(decoded[0], edited, (10, 20, 33, 31))
+        writer.write_over(decoded[0], rgb, None)
+    assert all(np.array_equal(a, b) for a, b in zip(before, _planes(decoded[0])))
+    with av.open(str(path)) as container:
+        first, second = list(container.decode(video=0))
+    out_y, source_y = _planes(first)[0].astype(int), before[0].astype(int)
+    outside = np.ones_like(source_y, bool)
+    outside[20:32, 10:34] = False  # the box grown to even edges
+    assert np.array_equal(out_y[outside], source_y[outside])
+    assert out_y[24, 20] != source_y[24, 20]  # the red patch is there
+    assert all(np.array_equal(a, b) for a, b in zip(_planes(second), before))
+
+
+def test_write_over_keeps_ten_bit_samples(tmp_path):
+    """A 10-bit 4:2:2 source written back untouched keeps its 10-bit values (crf 0: within one
+    code value), where the RGB path (`write`) brings it through 8 bits."""
+    import av
+
+    from lipdub.media.delivery import PictureFormat
+
+    decoded = _decoded_source(tmp_path, "yuv422p10le")
+    source = _planes(decoded[0], deep=True)
+    picture = PictureFormat(pix_fmt="yuv422p10le")
+
+    def errors(native: bool) -> list[np.ndarray]:
+        path = tmp_path / f"out_{native}.mkv"
+        with VideoWriter(path, 64, 48, 25, crf=0, preset="ultrafast", picture=picture) as writer:
+            rgb = decoded[0].to_ndarray(format="rgb24")
+            writer.write_over(decoded[0], rgb, None) if native else writer.write(rgb)
+        with av.open(str(path)) as container:
+            (frame,) = list(container.decode(video=0))
+        assert frame.format.name == "yuv422p10le"
+        return [np.abs(a.astype(int) - b.astype(int)) for a, b in zip(_planes(frame, deep=True), source)]
+
+    kept, through_rgb = errors(True), errors(False)
+    assert max(e.max() for e in kept) <= 1
+    assert np.mean([e.mean() for e in through_rgb]) > 2 * np.mean([e.mean() for e in kept])
