@@ -50,6 +50,7 @@ def _catalog_row(dub: dict[str, Any]) -> dict[str, Any]:
         "item_id": dub["id"], "video_uri": dub["video_uri"], "audio_uri": dub["audio_uri"], "language": dub["language"],
         "output_uri": dub["output_uri"], "sync_mode": options.get("sync_mode"),
         "speaker_point": options.get("speaker_point"), "transcript": options.get("transcript"),
+        "video_codec": options.get("video_codec"),
     }
     return catalog_item_row(raw, base="", output_root=None)
 

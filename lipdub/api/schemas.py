@@ -29,6 +29,8 @@ class DubOptions(_Strict):
         description="'x,y' in source pixels: which face speaks, when there are several.",
     )
     transcript: Optional[str] = Field(None, max_length=20_000, description="The dub's text, if known (helps alignment).")
+    video_codec: Optional[Literal["h264", "h265", "prores"]] = Field(
+        None, description="Output video codec (default: the server config's, h264); prores needs a .mov or .mkv output_uri.")
 
 
 class BatchItem(_Strict):

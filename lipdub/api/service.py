@@ -72,6 +72,14 @@ class ApiService:
             raise ApiError(400, "no_output_uri", "give output_uri: this server has no default output root")
         if not output.lower().endswith((".mp4", ".mov", ".mkv")):
             raise ApiError(400, "bad_uri", "output_uri must end in .mp4, .mov or .mkv")
+        if item.options.video_codec:
+            from lipdub.errors import InputError
+            from lipdub.media.delivery import check_output_format
+
+            try:
+                check_output_format(output, item.options.video_codec)
+            except InputError as error:
+                raise ApiError(400, "bad_output_format", str(error)) from error
         return {
             "video_uri": video, "audio_uri": audio, "output_uri": output, "language": item.language,
             "options": item.options.model_dump(exclude_none=True),

@@ -73,6 +73,8 @@ def _bad_requests(api: Api) -> list[tuple[str, str, dict, int, str]]:
         ("POST", "/v1/dubs", api.dub_body(callback_url="http://example.com/hook"), 403, "uri_not_allowed"),
         ("POST", "/v1/dubs", api.dub_body(options={"sync_mode": "stretch"}), 422, "invalid_request"),
         ("POST", "/v1/dubs", api.dub_body(options={"speaker_point": "left"}), 422, "invalid_request"),
+        ("POST", "/v1/dubs", api.dub_body(options={"video_codec": "vp9"}), 422, "invalid_request"),
+        ("POST", "/v1/dubs", api.dub_body(output_uri=str(inputs.output_root / "x.mp4"), options={"video_codec": "prores"}), 400, "bad_output_format"),
         ("POST", "/v1/batches", {"items": []}, 422, "invalid_request"),
         ("POST", "/v1/batches", {"items": [api.dub_body()] * (MAX_BATCH_ITEMS + 1)}, 413, "batch_too_large"),
         ("POST", "/v1/batches", {"items": [api.dub_body(), api.dub_body(audio_uri="/etc/hosts")]}, 403, "uri_not_allowed"),
