@@ -445,6 +445,33 @@ def bench_memory(
     typer.echo(json.dumps(report, indent=2, default=float))
 
 
+@app.command()
+def estimate(
+    catalog: str = typer.Argument(..., help="Catalog manifest (Parquet file or prefix, or CSV; local path or URI)."),
+    cluster: Optional[Path] = typer.Option(None, "--cluster", help="A `ray up` cluster YAML (e.g. ray_cluster.yaml): estimate for its node types. Default: this machine."),
+    rates: Optional[Path] = typer.Option(None, "--rates", help="A `lipdub bench` JSON report: its per-stage rates instead of the built-in ones."),
+    rates_on_gpu: bool = typer.Option(False, "--rates-on-gpu", help="The --rates report was measured on a GPU node: use it for the stages that ask for a GPU."),
+    config_uri: Optional[str] = catalog_options.CONFIG,
+    as_json: bool = typer.Option(False, "--json", help="Print the whole estimate as JSON."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Before a run: output minutes, expected wall time and node-hours per node type of CATALOG on
+    the configured cluster (from lipdub bench's per-stage rates), so a team can choose CPU-only or
+    a GPU pool for a nightly run."""
+    setup_logging(verbose)
+    from jobs.dub_catalog import catalog_errors_exit, load_config_or_exit
+    from jobs.estimate import describe, run_estimate
+
+    config = load_config_or_exit(config_uri, None)
+    with catalog_errors_exit():
+        try:
+            report = run_estimate(catalog, config, cluster, rates, rates_on_gpu)
+        except ValueError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=2) from error
+    typer.echo(json.dumps(report, indent=2, default=float) if as_json else "\n".join(describe(report)))
+
+
 @app.command("bench-delivery")
 def bench_delivery(
     seconds: float = typer.Option(10.0, help="Length of the benchmark clip."),

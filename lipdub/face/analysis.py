@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 
 from lipdub.errors import InputError
+from lipdub.face import geometry
 from lipdub.face.analysis_record import FaceAnalysis, landmark_boxes  # noqa: F401 - re-exported
 from lipdub.face.cuts import ShotCutDetector, small_gray
 from lipdub.face.detect import FaceDetector
@@ -138,11 +139,14 @@ def analyze_frames(frames: Iterable[np.ndarray], *, fps: float, source_loudness:
     chosen: FaceTrack = next(track for track in tracks if track.track_id == speaker)
     raw, valid = chosen.dense(n_frames)
     cut_before = np.asarray(cut_flags, dtype=bool)
+    raw_opening = np.full(n_frames, np.nan, np.float32)
+    if valid.any():
+        raw_opening[valid] = geometry.mouth_opening(raw[valid])
     landmarks = smooth_landmarks(raw, valid, cut_before, fps)
     landmarks[~valid] = 0.0
     return FaceAnalysis(landmarks=landmarks, valid=valid, cut_before=cut_before, n_tracks=len(tracks),
                         speaker_track=speaker, width=int(width), height=int(height), fps=float(fps),
-                        n_faces=np.asarray(face_counts, dtype=np.int16))
+                        n_faces=np.asarray(face_counts, dtype=np.int16), raw_opening=raw_opening)
 
 
 def analyze_faces(path: str | os.PathLike[str], *, source_loudness: np.ndarray | None = None,

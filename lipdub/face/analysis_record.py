@@ -26,6 +26,9 @@ class FaceAnalysis:
     ``n_tracks`` face tracks found; ``speaker_track`` the id of the speaker's among them.
     ``n_faces`` (T,) faces seen per frame; ``boxes`` (T, 4) the speaker's face box
     ``[x0, y0, x1, y1]`` from its landmarks (zeros where invalid). Both default from the others.
+    ``raw_opening`` (T,) the mouth opening as Face Mesh measured it, before smoothing (NaN where
+    invalid): what QA compares the output's own measurement with, so it needs no second Face
+    Mesh run on the source; None for analyses made before it was kept.
     """
 
     landmarks: np.ndarray
@@ -38,6 +41,7 @@ class FaceAnalysis:
     fps: float
     n_faces: np.ndarray | None = None
     boxes: np.ndarray | None = None
+    raw_opening: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.landmarks = np.asarray(self.landmarks, dtype=np.float32)
@@ -50,6 +54,8 @@ class FaceAnalysis:
         if self.boxes is None:
             self.boxes = landmark_boxes(self.landmarks, self.valid)
         self.boxes = np.asarray(self.boxes, dtype=np.float32)
+        if self.raw_opening is not None:
+            self.raw_opening = np.asarray(self.raw_opening, dtype=np.float32)
 
     @property
     def n_frames(self) -> int:
@@ -74,7 +80,8 @@ class FaceAnalysis:
             path, version=np.int32(NPZ_VERSION), landmarks=self.landmarks, valid=self.valid,
             cut_before=self.cut_before, n_tracks=np.int32(self.n_tracks), speaker_track=np.int32(self.speaker_track),
             width=np.int32(self.width), height=np.int32(self.height), fps=np.float64(self.fps),
-            n_faces=self.n_faces, boxes=self.boxes)
+            n_faces=self.n_faces, boxes=self.boxes,
+            **({} if self.raw_opening is None else {"raw_opening": self.raw_opening}))
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike[str] | IO[bytes]) -> "FaceAnalysis":
@@ -87,7 +94,8 @@ class FaceAnalysis:
             return cls(landmarks=landmarks, valid=data["valid"], cut_before=data["cut_before"],
                        n_tracks=int(data["n_tracks"]), speaker_track=int(data["speaker_track"]),
                        width=int(data["width"]), height=int(data["height"]), fps=float(data["fps"]),
-                       n_faces=data["n_faces"], boxes=data["boxes"])
+                       n_faces=data["n_faces"], boxes=data["boxes"],
+                       raw_opening=data["raw_opening"] if "raw_opening" in data.files else None)
 
 
 def landmark_boxes(landmarks: np.ndarray, valid: np.ndarray) -> np.ndarray:

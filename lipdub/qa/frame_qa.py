@@ -174,7 +174,10 @@ class FrameQA:
         self.part.sums["compared"] += 1
         self.part.compared[k] = True
         if landmarks is not None:
-            self.part.source_opening_measured[k] = self._opening(source, landmarks)
+            # The analysis kept Face Mesh's own (unsmoothed) measurement of this source frame:
+            # no second run here. Older analyses lack it: measure as before.
+            raw = self.faces.raw_opening
+            self.part.source_opening_measured[k] = float(raw[s]) if raw is not None else self._opening(source, landmarks)
         regions = face_regions(landmarks, output.shape[:2]) if landmarks is not None else None
         self._psnr.add(output, source, regions)
         if regions is not None:

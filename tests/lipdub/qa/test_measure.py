@@ -21,10 +21,12 @@ def test_an_untouched_source_with_a_new_dub_is_flagged(qa_source, untouched_outp
     assert report["needs_review"]
     assert any("dub" in reason for reason in report["reasons"]), report["reasons"]
     assert "edited in only 0%" in " ".join(report["reasons"])
-    # Nothing changed: identical picture, the same mouth measured the same way.
+    # Nothing changed: identical picture, the same mouth. Its opening is measured by Face Mesh on
+    # both sides, the source's by the analysis (its tracker's crop), the output's by QA (a crop from
+    # the smoothed landmarks): the two crops differ a little, so the jitters agree within 10%.
     assert report["outside_psnr_db"] == float("inf")
     assert report["seam_score"] == 0.0 and report["flicker_ratio"] == pytest.approx(1.0)
-    assert report["jitter_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert report["jitter_ratio"] == pytest.approx(1.0, abs=0.1)
     assert report["speaker_found_share"] == 1.0 and report["edited_from"] == "pixels"
     assert report["source_av_offset_frames"] == 0 and report["source_sync_corr"] > 0.8
     # Details for the report: series per output frame, three thumbnail pairs, a mouth sheet.
