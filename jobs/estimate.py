@@ -17,7 +17,8 @@ import yaml
 from lipdub.catalog import read_catalog
 from lipdub.config import PipelineConfig
 from lipdub.cost_model import ClusterShape, StageRates, default_rates, estimate_run, rates_from_bench
-from lipdub.storage import open_uri
+from lipdub.errors import MissingInputError
+from lipdub.storage import open_uri, uri_exists
 from lipdub.timeline import plan_timeline
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,8 @@ def header_facts(uri: str) -> dict[str, Any]:
     from the container's header (an estimate needs no decoding)."""
     import av
 
+    if not uri_exists(uri):
+        raise MissingInputError(uri)
     with open_uri(uri, "rb") as handle, av.open(handle) as container:
         if container.streams.video:
             stream = container.streams.video[0]
