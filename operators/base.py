@@ -29,12 +29,15 @@ def describe_error(error: BaseException) -> str:
 
 
 def current_node() -> str | None:
-    """Short id of the Ray node running this code, or None outside Ray."""
+    """Id of the Ray node running this code (as `ray.nodes()` lists it), or None outside Ray.
+
+    The whole id: a prefix is not unique everywhere (Ray's fake multi-node provider numbers its
+    nodes in the last digits)."""
     import ray
 
     if not ray.is_initialized():
         return None
-    return ray.get_runtime_context().get_node_id()[:12]
+    return ray.get_runtime_context().get_node_id()
 
 
 class Operator:

@@ -41,7 +41,7 @@ def _stream_results(
     import ray
 
     from pipelines.dub_pipeline import build_dub_dataset
-    from pipelines.ray_adapter import ensure_ray
+    from pipelines.ray_adapter import ensure_ray, gpu_pool_requested
 
     ensure_ray(ray_address)
     items = ray.data.from_arrow(rows_to_table(plan.to_run))
@@ -49,14 +49,15 @@ def _stream_results(
     progress = _progress_bar(total)
     done = 0
     try:
-        for batch in build_dub_dataset(items, config).iter_batches(batch_size=None, batch_format="pyarrow"):
-            for row in batch.to_pylist():
-                writer.add(row)
-                if on_row:
-                    on_row(row)
-                done += 1
-                progress.update(1)
-                log.info("[%d/%d] %s: %s%s", done, total, row["item_id"], row["status"], f" ({row['error']})" if row.get("error") else "")
+        with gpu_pool_requested(config):
+            for batch in build_dub_dataset(items, config).iter_batches(batch_size=None, batch_format="pyarrow"):
+                for row in batch.to_pylist():
+                    writer.add(row)
+                    if on_row:
+                        on_row(row)
+                    done += 1
+                    progress.update(1)
+                    log.info("[%d/%d] %s: %s%s", done, total, row["item_id"], row["status"], f" ({row['error']})" if row.get("error") else "")
     finally:
         progress.close()
 

@@ -24,7 +24,7 @@ from operators.qa import QAOperator
 from operators.render import RenderOperator
 from operators.segment import SegmentOperator
 from pipelines.overlap import overlapped
-from pipelines.ray_adapter import apply_operator, map_batches_arguments
+from pipelines.ray_adapter import apply_operator, gpu_pool_requested, map_batches_arguments
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def run_items(rows: Iterable[dict[str, Any]], config: PipelineConfig) -> list[di
     if table.num_rows == 0:
         return []
     items = ray.data.from_arrow(table)
-    results = build_dub_dataset(items, config).take_all()
+    with gpu_pool_requested(config):
+        results = build_dub_dataset(items, config).take_all()
     return [{name: row.get(name) for name in ROW_SCHEMA.names} for row in results]
 
 

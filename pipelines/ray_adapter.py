@@ -6,8 +6,9 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow as pa
 import ray
@@ -202,3 +203,70 @@ def _stop_orphaned_ray_children() -> None:
         if parent == os.getpid() and name in ("gcs_server", "raylet"):
             with contextlib.suppress(OSError):
                 os.kill(int(child.name), signal.SIGKILL)
+
+
+def gpu_bundles(config: PipelineConfig) -> list[dict[str, float]]:
+    """One resource bundle per GPU a stage can use at once (its pool size, or one task)."""
+    bundles = []
+    for resources in config.resources.values():
+        if resources.num_gpus > 0:
+            count = max(1, resources.max_pool_size or resources.pool_size or 1)
+            bundles.extend({"CPU": float(resources.num_cpus), "GPU": float(resources.num_gpus)} for _ in range(count))
+    return bundles
+
+
+@contextlib.contextmanager
+def gpu_pool_requested(config: PipelineConfig, check_every_s: float = 5.0) -> Iterator[None]:
+    """Keep the GPU nodes the config's stages need coming while the pipeline runs.
+
+    Why: Ray Data submits a task only when the cluster has room for it, so on a GPU pool that
+    starts at zero nodes (ray_cluster.yaml's) a stage asking for a GPU would wait for ever, with
+    no pending task to make the autoscaler add a node (seen with Ray's fake multi-node
+    autoscaler). A direct ``request_resources`` does not last: Ray Data's own autoscaling
+    coordinator overwrites it every tick. So tiny tasks, one per GPU bundle, are submitted:
+    pending, they are demand the autoscaler answers with GPU nodes; once placed they return at
+    once, leaving the nodes to the stage. While the pipeline runs, a watcher submits them again
+    whenever no GPU node is up (one that idled out before the GPU stage's first task, e.g.).
+    Nothing is held afterwards, so idle nodes go after the idle timeout. Without an autoscaler and
+    without GPUs the tasks stay pending and are cancelled at the end.
+    """
+    bundles = gpu_bundles(config)
+    if not bundles or not ray.is_initialized():
+        yield
+        return
+    log.info("waking %d GPU node slot(s) for the stages that use a GPU", len(bundles))
+    pending: list[ray.ObjectRef] = []
+    stop = threading.Event()
+
+    def wake() -> None:
+        pending[:] = [ref for ref in pending if not ray.wait([ref], timeout=0)[0]]
+        if not pending and not _gpu_nodes_up():
+            pending.extend(_wake_gpu_node.options(num_cpus=0, num_gpus=bundle["GPU"]).remote() for bundle in bundles)
+
+    def watch() -> None:
+        while not stop.wait(check_every_s):
+            try:
+                wake()
+            except Exception as error:  # noqa: BLE001 - the watcher must never take the run down
+                log.debug("GPU pool watcher: %s", error)
+
+    wake()
+    watcher = threading.Thread(target=watch, name="lipdub-gpu-pool", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        for ref in pending:
+            ray.cancel(ref, force=False)  # no-op when it already ran
+
+
+def _gpu_nodes_up() -> bool:
+    return any(node["Alive"] and node["Resources"].get("GPU", 0) > 0 for node in ray.nodes())
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _wake_gpu_node() -> str:
+    """Runs on a GPU node as soon as one exists (see `gpu_pool_requested`)."""
+    return ray.get_runtime_context().get_node_id()

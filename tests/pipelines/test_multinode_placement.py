@@ -80,7 +80,7 @@ def test_pinned_stages_run_on_the_nodes_holding_their_resource(tmp_path, demo_in
     assert child.returncode == 0, output[-4000:]
 
     report = json.loads(report_path.read_text())
-    nodes: dict[str, dict[str, float]] = report["nodes"]  # node id prefix -> its resources
+    nodes: dict[str, dict[str, float]] = report["nodes"]  # node id -> its resources
     assert len(nodes) == 3, nodes
     holders = {resource: [node for node, resources in nodes.items() if resource in resources] for resource in set(PINNED_STAGES.values())}
     assert all(len(found) == 1 for found in holders.values()), holders
@@ -121,7 +121,7 @@ def run_on_cluster(request_path: str, report_path: str) -> None:
             }
         )
         results = run_items(request["rows"], config)
-        nodes = {node["NodeID"][:12]: node["Resources"] for node in ray.nodes() if node["Alive"]}
+        nodes = {node["NodeID"]: node["Resources"] for node in ray.nodes() if node["Alive"]}
         keep = ("item_id", "status", "error", "failed_stage", "output_uri", "placements")
         report = {"nodes": nodes, "results": [{name: row.get(name) for name in keep} for row in results]}
         Path(report_path).write_text(json.dumps(report))
