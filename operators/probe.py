@@ -28,6 +28,8 @@ class ProbeOperator(Operator):
     name = "probe"
     # The source's content fingerprint keys its cached analysis; it reads the whole video.
     fingerprint_source = True
+    # Whether the row makes an output whose format must be deliverable (training rows make none).
+    checks_output = True
 
     def process(self, row: dict[str, Any]) -> dict[str, Any]:
         for column in ("item_id", "video_uri", "audio_uri", "output_uri"):
@@ -41,13 +43,8 @@ class ProbeOperator(Operator):
         # work; so does an output format that cannot be made (ProRes in .mp4, an unknown codec).
         delivered_audio(dub.layout, dub.channels, dub.sample_rate, row["audio_uri"])
         video_codec = row.get("video_codec") or self.config.encode.video_codec
-        check_output_format(row["output_uri"], video_codec)
-        if self.config.encode.audio not in ("auto", "aac"):
-            raise InputError(f"unknown audio mode {self.config.encode.audio!r}: use auto or aac")
-        if self.config.encode.keep_original_audio:
-            if not video.has_audio:
-                raise InputError(f"{row['video_uri']}: has no audio track to keep (keep_original_audio)")
-            delivered_audio(video.audio_layout or "", video.audio_channels or 0, video.audio_sample_rate or 0, row["video_uri"])
+        if self.checks_output:
+            self._check_delivery(row, video, video_codec)
         timeline = plan_timeline(video.n_frames, float(video.fps), dub.duration_s, row.get("sync_mode"))
         fingerprint = uri_sha256(row["video_uri"]) if self.fingerprint_source else None
         row.update(
@@ -67,6 +64,18 @@ class ProbeOperator(Operator):
             source_format=source_format_json(video),
         )
         return row
+
+    def _check_delivery(self, row: dict[str, Any], video: VideoInfo, video_codec: str) -> None:
+        """The output can be made as asked: its container and codec, the audio mode, the source's
+        own audio when it is to be kept."""
+        check_output_format(row["output_uri"], video_codec)
+        encode = self.config.encode
+        if encode.audio not in ("auto", "aac"):
+            raise InputError(f"unknown audio mode {encode.audio!r}: use auto or aac")
+        if encode.keep_original_audio:
+            if not video.has_audio:
+                raise InputError(f"{row['video_uri']}: has no audio track to keep (keep_original_audio)")
+            delivered_audio(video.audio_layout or "", video.audio_channels or 0, video.audio_sample_rate or 0, row["video_uri"])
 
 
 def source_format_json(video: VideoInfo) -> str:

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 __all__ = ["video_rows", "analyse_videos", "windows_dataset", "video_name"]
 
 NO_OUTPUT = "(training: no output video)"
+
+
+class TrainingProbe(ProbeOperator):
+    """The probe's checks of the inputs; training rows make no output video to check."""
+
+    checks_output = False
 _WINDOW_COLUMNS = ("clip", "features", "motion", "valid", "reference")
 
 
@@ -57,7 +63,7 @@ def analyse_videos(rows: list[dict[str, Any]], config: PipelineConfig) -> list[d
     if not rows:
         return []
     ds = ray.data.from_arrow(rows_to_table(rows)).repartition(target_num_rows_per_block=1)
-    for operator_cls in (ProbeOperator, AnalyzeOperator, ListenOperator):
+    for operator_cls in (TrainingProbe, AnalyzeOperator, ListenOperator):
         ds = apply_operator(ds, operator_cls, config)
     return ds.take_all()
 
