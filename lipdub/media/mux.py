@@ -64,8 +64,9 @@ def delivered_audio(layout: str, channels: int, sample_rate: int, uri: str) -> t
         if layout != f"{channels} channels" or standard is None:
             raise InputError(f"{uri}: the dub's channel layout {layout!r} ({channels} channels) has no AAC channel "
                              "configuration; deliver it as mono, stereo, 5.1 or 7.1")
-        # Untagged (a plain PCM WAV): FFmpeg's default order for that count, said in the log.
-        log.warning("%s: untagged %d-channel dub taken as %s", uri, channels, standard)
+        # Untagged (a plain PCM WAV): FFmpeg's default order for that count, said in the log
+        # (a warning where the order matters: one or two channels cannot be misread).
+        log.log(logging.WARNING if channels > 2 else logging.DEBUG, "%s: untagged %d-channel dub taken as %s", uri, channels, standard)
         layout = standard
     return layout, sample_rate if sample_rate in AAC_RATES else FALLBACK_RATE
 
