@@ -52,14 +52,18 @@ class LearnedMotionModel:
         adapt_seconds: float = 5.0,
         adapt_learning_rate: float = 3e-4,
         min_pause_s: float = 0.3,
+        device: str = "cpu",
     ) -> None:
+        # "cuda" where the move stage asks Ray for a GPU (lipdub.compute_device); windows of the
+        # dub go through the network in batches either way (models.generator_inference).
+        self.device = torch.device(device)
         self.feature_kind = str(checkpoint["features"]["kind"])
         # A phone-free checkpoint (``lipdub train --no-phones``): neither the network nor the
         # calibration sees the recognised phones.
         self.phones = bool(checkpoint["features"].get("phones", True))
         self.generator = LipSyncGenerator(NetConfig.from_dict(checkpoint["net_config"]))
         self.generator.load_state_dict(checkpoint["generator"])
-        self.generator.eval()
+        self.generator.to(self.device).eval()
         # The training speakers' mean lip shape: the identity input until fit_speaker gives one.
         self.reference = np.asarray(checkpoint["template_reference"], dtype=np.float32)
         self.adapt_steps, self.adapt_seconds, self.adapt_learning_rate = adapt_steps, adapt_seconds, adapt_learning_rate
@@ -110,11 +114,12 @@ class LearnedMotionModel:
         frame = np.minimum(((np.arange(n_steps) + 0.5) / MODEL_RATE * fps).astype(int), n_frames - 1)
         valid_frame = np.zeros(n_frames, bool)
         valid_frame[rows] = True
-        valid = torch.as_tensor(valid_frame[frame], dtype=torch.float32)[None]
+        on = {"device": self.device}
+        valid = torch.as_tensor(valid_frame[frame], dtype=torch.float32, **on)[None]
         lips = np.where(valid_frame[frame][:, None, None], np.nan_to_num(canonical_lips(np.nan_to_num(landmarks[frame]))), 0.0)
-        lips = torch.as_tensor(lips, dtype=torch.float32)[None]
-        features = torch.as_tensor(model_inputs(source, n_steps, self.feature_kind))[None]
-        reference = torch.as_tensor(self.reference)[None]
+        lips = torch.as_tensor(lips, dtype=torch.float32, **on)[None]
+        features = torch.as_tensor(model_inputs(source, n_steps, self.feature_kind), **on)[None]
+        reference = torch.as_tensor(self.reference, **on)[None]
         generator = copy.deepcopy(self.generator)
         generator.eval()  # no dropout: a few small steps, not a new training run
         params = list(generator.decoder.parameters())

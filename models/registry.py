@@ -14,16 +14,17 @@ def default_motion_model() -> MotionModel:
     return CalibratedMotionModel()
 
 
-def build_motion_model(spec: str = "default", checkpoint: str | None = None) -> MotionModel:
+def build_motion_model(spec: str = "default", checkpoint: str | None = None, device: str = "cpu") -> MotionModel:
     """"default", "rules", "loudness", or "oracle:<path to .npy targets>".
 
     "default" with a ``checkpoint`` (a ``lipdub train`` file, path or URI) is the learned model;
-    without one, the viseme rules with speaker calibration.
+    without one, the viseme rules with speaker calibration. ``device``: where the learned model's
+    network runs (the rules are numpy).
     """
     if spec == "default" and checkpoint:
         from models.learned_motion import LearnedMotionModel
 
-        return LearnedMotionModel.from_uri(checkpoint)
+        return LearnedMotionModel.from_uri(checkpoint, device=device)
     if spec == "default":
         return default_motion_model()
     if spec == "rules":

@@ -21,6 +21,7 @@ from lipdub.audio.features import SAMPLE_RATE, SpeechFeatures, analyze_speech
 from lipdub.audio.phonemes import PhoneRecognizer
 from lipdub.audio.vad import VoiceActivity
 from lipdub.audio.wav2vec2_features import Wav2Vec2Embedder
+from lipdub.compute_device import stage_device
 from lipdub.errors import InputError
 from lipdub.fingerprint import combine
 from lipdub.media.audio_io import load_audio
@@ -52,7 +53,8 @@ class ListenOperator(Operator):
     def _loaded_models(self) -> tuple[VoiceActivity, PhoneRecognizer, Wav2Vec2Embedder | None]:
         if self._models is None:
             checkpoint = self.config.listen.wav2vec2_checkpoint
-            self._models = (VoiceActivity(), PhoneRecognizer(), Wav2Vec2Embedder(checkpoint) if checkpoint else None)
+            embedder = Wav2Vec2Embedder(checkpoint, device=stage_device(self.config, "listen")) if checkpoint else None
+            self._models = (VoiceActivity(), PhoneRecognizer(), embedder)
         return self._models
 
     def _speech(self, samples, transcript: str | None = None) -> SpeechFeatures:

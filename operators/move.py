@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from lipdub.audio.features import SpeechFeatures
+from lipdub.compute_device import stage_device
 from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.render.atlas import MouthAtlas
 from lipdub.render.plan import plan_render
@@ -51,7 +52,8 @@ class MoveOperator(Operator):
         timeline = plan_timeline(int(row["n_source_frames"]), fps, float(row["dub_seconds"]), row["resolved_sync_mode"])
         dub = read_speech(row["dub_speech_uri"])
         spec = f"oracle:{row['motion_targets_uri']}" if row.get("motion_targets_uri") else self.model_spec
-        model: MotionModel = build_motion_model(spec, row.get("motion_checkpoint") or self.config.motion_checkpoint)
+        model: MotionModel = build_motion_model(spec, row.get("motion_checkpoint") or self.config.motion_checkpoint,
+                                                device=stage_device(self.config, "move"))
         if row.get("source_speech_uri"):
             model.fit_speaker(read_speech(row["source_speech_uri"]), measured_mouth(faces), fps, landmarks=faces.landmarks)
         targets = model.predict(dub, timeline.n_frames, fps).astype(np.float32)

@@ -2,6 +2,8 @@
 
 Input columns: video_uri, analysis_uri, atlas_uri, plan_uri, segment_start, segment_stop,
 segment_uri, width, height, rotation, fps_num, fps_den.
+Compositing runs on OpenCV by default; with a GPU asked for (``resources.render.num_gpus``) or
+``render.compositor: torch`` it runs as torch ops (lipdub/render/torch_painter.py).
 Output columns: segment_uri written (video only, in the item's video codec; same size, rate,
 rotation, picture format and colour tags as the source),
 and beside it the segment's QA measurement (``qa_part_uri``: the frames as composited against the
@@ -16,10 +18,12 @@ import logging
 from fractions import Fraction
 from typing import Any
 
+from lipdub.compute_device import stage_device
 from lipdub.face.analysis_record import FaceAnalysis
 from lipdub.media.delivery import PictureFormat
 from lipdub.media.video_writer import VideoWriter
 from lipdub.render.atlas import MouthAtlas
+from lipdub.render.painter import Painter
 from lipdub.qa.frame_qa import FrameQA, picture_frames, qa_part_uri
 from lipdub.render.plan import RenderPlan
 from lipdub.render.renderer import MouthCompositor
@@ -65,7 +69,7 @@ class RenderOperator(Operator):
         meter = self._qa_meter(faces, plan, start, stop)
         with local_path(row["video_uri"]) as video_path, publish_file(row["segment_uri"]) as staging:
             source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames, native=True)
-            compositor = MouthCompositor(atlas, plan)
+            compositor = MouthCompositor(atlas, plan, painter=self._painter(atlas))
             encode = self.config.encode
             codec = row.get("video_codec") or encode.video_codec
             with VideoWriter(staging, width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation,
@@ -83,6 +87,22 @@ class RenderOperator(Operator):
                 meter.finish().to_npz(staging)
             meter.mesher.close()
         return row
+
+    def _painter(self, atlas: MouthAtlas) -> Painter | None:
+        """The torch painter where the config wants it (render.compositor), else None (OpenCV)."""
+        choice = self.config.render.compositor
+        if choice == "opencv":
+            return None
+        device = stage_device(self.config, "render")
+        if choice == "auto" and device == "cpu":
+            return None
+        import torch
+
+        from lipdub.render.torch_painter import TorchPainter  # torch only where it paints
+
+        if device == "cpu":  # as for OpenCV above: the task's granted cores, not every core
+            torch.set_num_threads(max(1, int(self.config.resources["render"].num_cpus)))
+        return TorchPainter(atlas, device)
 
     def _qa_meter(self, faces: FaceAnalysis, plan: RenderPlan, start: int, stop: int) -> FrameQA | None:
         """The QA measurement of this segment's frames (the qa stage merges the segments'), or None

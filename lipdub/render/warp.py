@@ -134,8 +134,10 @@ class RefinementWarper:
         norm = np.sqrt((field ** 2).sum(axis=1, keepdims=True))
         return field * np.minimum(1.0, self.limit_px / np.maximum(norm, 1e-9))
 
-    def frame_maps(self, source_shape: np.ndarray, target_shape: np.ndarray, local: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """``(h, w, 2)`` float32 map for ``cv2.remap`` of the crop into a frame box of ``size`` (w, h).
+    def coarse_map(self, source_shape: np.ndarray, target_shape: np.ndarray, local: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """``(ny, nx, 2)`` float32 crop-pixel coordinates at the coarse nodes of a frame box of
+        ``size`` (w, h): node ``(j, i)`` sits at box pixel ``((i + 0.5) * step - 0.5 - step, ...)``,
+        one node beyond each side. `upsample_map` (or the torch painter) turns it into a full map.
 
         ``local`` maps crop pixels to box pixels.
         """
@@ -157,9 +159,30 @@ class RefinementWarper:
         gradient = max(float(np.abs(np.diff(shift, axis=0)).max(initial=0.0)), float(np.abs(np.diff(shift, axis=1)).max(initial=0.0))) / spacing
         if gradient > self.max_gradient:
             shift *= self.max_gradient / gradient
-        coarse = (crop_points.reshape(ny, nx, 2) + shift).astype(np.float32)
-        full = cv2.resize(coarse, (nx * g, ny * g), interpolation=cv2.INTER_LINEAR)
-        return full[g:g + h, g:g + w]
+        return (crop_points.reshape(ny, nx, 2) + shift).astype(np.float32)
+
+    def frame_maps(self, source_shape: np.ndarray, target_shape: np.ndarray, local: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """``(h, w, 2)`` float32 map for ``cv2.remap`` of the crop into a frame box of ``size`` (w, h).
+
+        ``local`` maps crop pixels to box pixels.
+        """
+        return upsample_map(self.coarse_map(source_shape, target_shape, local, size), self.step, size)
+
+
+def upsample_map(coarse: np.ndarray, step: int, size: tuple[int, int]) -> np.ndarray:
+    """The full ``(h, w, 2)`` map of a `RefinementWarper.coarse_map`: bilinear between nodes,
+    which reproduces the affine part exactly."""
+    ny, nx = coarse.shape[:2]
+    w, h = size
+    full = cv2.resize(coarse, (nx * step, ny * step), interpolation=cv2.INTER_LINEAR)
+    return full[step:step + h, step:step + w]
+
+
+def box_affine(matrix: np.ndarray, bbox: BBox) -> np.ndarray:
+    """``matrix`` (crop pixels -> frame pixels) as crop pixels -> pixels of the frame box ``bbox``."""
+    local = np.array(matrix, dtype=np.float64, copy=True)
+    local[:, 2] -= bbox[:2]
+    return local
 
 
 def warp_to_frame(crop: np.ndarray, matrix: np.ndarray, bbox: BBox, warper: RefinementWarper | None = None, shapes: tuple[np.ndarray, np.ndarray] | None = None, *, sharp: bool = True) -> np.ndarray:
@@ -171,8 +194,7 @@ def warp_to_frame(crop: np.ndarray, matrix: np.ndarray, bbox: BBox, warper: Refi
     fading-out crop of a cross-fade, where it is not seen.
     """
     x0, y0, x1, y1 = bbox
-    local = np.array(matrix, dtype=np.float64, copy=True)
-    local[:, 2] -= (x0, y0)
+    local = box_affine(matrix, bbox)
     size = (x1 - x0, y1 - y0)
     interpolation = cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR
     if warper is None or shapes is None:

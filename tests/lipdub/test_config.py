@@ -44,3 +44,23 @@ def test_workers_get_settings_but_never_secrets(monkeypatch):
     env = forwarded_env()
     assert env["LIPDUB_S3_ENDPOINT_URL"] == "http://127.0.0.1:9" and env["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert "LIPDUB_API_TOKEN" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+
+
+def test_the_shipped_gpu_config_asks_for_gpus_for_render_and_move_only():
+    config = load_config(str(ROOT / "configs" / "gpu.yaml"))
+    asking = {stage for stage, resources in config.resources.items() if resources.num_gpus > 0}
+    assert asking == {"render", "move"}
+    assert config.render.compositor == "auto"
+    # The default config never asks for one: the CPU path stays the default.
+    assert all(r.num_gpus == 0 for r in PipelineConfig().resources.values())
+
+
+def test_an_unknown_compositor_is_an_error_at_load_time():
+    with pytest.raises(ValueError, match="unknown render.compositor 'cuda'"):
+        config_from_mapping({"render": {"compositor": "cuda"}})
+
+
+def test_the_compositor_choice_does_not_redo_outputs():
+    torch_config = config_from_mapping({"render": {"compositor": "torch"}})
+    assert torch_config.output_fingerprint_salt() == PipelineConfig().output_fingerprint_salt()
+    assert config_from_mapping({"render": {"fade_frames": 6}}).output_fingerprint_salt() != PipelineConfig().output_fingerprint_salt()

@@ -90,3 +90,18 @@ def test_a_phone_free_checkpoint_never_sees_the_phones(tiny_state, source_and_du
     assert np.array_equal(predict(free, dub), predict(free, without_phones(dub)))
     assert not np.array_equal(predict(tiny_state, dub), predict(tiny_state, without_phones(dub)))
     assert np.array_equal(model_inputs(dub, 50, phones=False), model_inputs(without_phones(dub), 50))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_the_network_on_a_gpu_predicts_what_it_predicts_on_the_cpu(tiny_state, source_and_dub, tmp_path):
+    source, dub = source_and_dub
+    measured = np.stack([np.linspace(0.0, 0.1, 150), np.full(150, 0.5)], axis=1)
+    uri = str(tmp_path / "model.pt")
+    save_checkpoint(uri, tiny_state)
+    predictions = []
+    for device in ("cpu", "cuda"):
+        model = build_motion_model("default", uri, device=device)
+        assert next(model.generator.parameters()).device.type == device
+        model.fit_speaker(source, measured, 25.0, landmarks=_talking_landmarks(measured))
+        predictions.append(model.predict(dub, 125, 25.0))
+    assert np.allclose(predictions[0], predictions[1], atol=1e-4)
