@@ -488,6 +488,22 @@ def bench_delivery(
     typer.echo(json.dumps(report, indent=2, default=float))
 
 
+@app.command("bench-render")
+def bench_render(
+    seconds: float = typer.Option(10.0, help="Length of the benchmark clip (its frames are held in memory)."),
+    render_cpus: float = typer.Option(1.0, help="Cores granted to the render stage (its OpenCV/torch threads)."),
+    shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder to build the clip from (default: found beside the project, else the project's own sample)."),
+    out_dir: Optional[Path] = typer.Option(None, help="Keep the clip, work files and segments here."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """The render stage alone: output frames per second per compositor (OpenCV, torch on CPU, torch on a GPU when there is one)."""
+    setup_logging(verbose)
+    from jobs.bench_render import run_render_bench
+
+    report = run_render_bench(seconds, _bench_media(shared_media), out_dir, render_cpus)
+    typer.echo(json.dumps(report, indent=2, default=float))
+
+
 @app.command("bench-catalog")
 def bench_catalog(
     shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder (default: found beside the project)."),

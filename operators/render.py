@@ -69,7 +69,7 @@ class RenderOperator(Operator):
         meter = self._qa_meter(faces, plan, start, stop)
         with local_path(row["video_uri"]) as video_path, publish_file(row["segment_uri"]) as staging:
             source = frames_for_timeline(video_path, plan.source_index[start:stop], fps, self.config.render.max_buffered_frames, native=True)
-            compositor = MouthCompositor(atlas, plan, painter=self._painter(atlas))
+            compositor = MouthCompositor(atlas, plan, painter=self.painter(atlas))
             encode = self.config.encode
             codec = row.get("video_codec") or encode.video_codec
             with VideoWriter(staging, width, height, fps, crf=encode.crf, preset=encode.preset, rotation=rotation,
@@ -88,7 +88,7 @@ class RenderOperator(Operator):
             meter.mesher.close()
         return row
 
-    def _painter(self, atlas: MouthAtlas) -> Painter | None:
+    def painter(self, atlas: MouthAtlas) -> Painter | None:
         """The torch painter where the config wants it (render.compositor), else None (OpenCV)."""
         choice = self.config.render.compositor
         if choice == "opencv":

@@ -13,7 +13,7 @@ from jobs.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize("command", [[], ["dub"], ["demo"], ["eval"], ["bench"], ["train"], ["qa"], ["report"], ["serve"], ["bench-api"], ["bench-memory"]])
+@pytest.mark.parametrize("command", [[], ["dub"], ["demo"], ["eval"], ["bench"], ["train"], ["qa"], ["report"], ["serve"], ["bench-api"], ["bench-memory"], ["bench-render"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, command + ["--help"])
     assert result.exit_code == 0, result.output
