@@ -275,6 +275,7 @@ def evaluate(
     media: Optional[Path] = typer.Option(None, "--media", help="people: shared media folder (default ../shared/media)."),
     per_person: int = typer.Option(2, help="people: at most this many clips per person."),
     work_root: Optional[str] = typer.Option(None, help="Work store (default ~/.cache/lipdub/work)."),
+    config_file: Optional[str] = typer.Option(None, "--config", help="people/holdout: settings file the dubs are rendered with (e.g. configs/gpu.yaml or render.compositor: torch); the motion model stays the protocol's."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     only: list[str] = typer.Option([], "--only", help="motion: evaluate only this clip (file name without extension); repeatable."),
     timing: bool = typer.Option(False, "--timing", help="motion: also time speech analysis + motion on a 60 s dub."),
@@ -290,6 +291,8 @@ def evaluate(
     `lipdub eval gate [DIR]`: the QA gate's precision/recall on ../shared/media (dubbed vs untouched).
     `lipdub eval OUTPUT --source VIDEO --dub AUDIO`: the QA figures of one output (as `lipdub qa`)."""
     setup_logging(verbose)
+    from lipdub.config import load_config
+
     with _json_only_on_stdout(as_json):
         if targets[0] == "people" or (targets[0] == "holdout" and split):
             from pipelines.evaluation.people import DEFAULT_CHECKPOINTS, run_people_eval
@@ -297,7 +300,7 @@ def evaluate(
 
             named = dict(item.split("=", 1) for item in checkpoint if "=" in item) or dict(DEFAULT_CHECKPOINTS)
             report = run_people_eval(split or "test", media=media or DEFAULT_MEDIA, checkpoints=named, per_person=per_person,
-                                     fast=fast, work_root=work_root, out_dir=out_dir)
+                                     fast=fast, work_root=work_root, out_dir=out_dir, base_config=load_config(config_file))
         elif targets[0] == "source-length":
             from pipelines.evaluation.source_length import run_source_length_eval
             from models.people_split import DEFAULT_MEDIA
@@ -343,7 +346,8 @@ def evaluate(
             if not clips:
                 typer.echo("error: give at least one clip: lipdub eval holdout CLIP [CLIP ...]", err=True)
                 raise typer.Exit(code=2)
-            report = run_holdout(clips, oracle_motion=oracle_motion, work_root=work_root, out_dir=out_dir)
+            report = run_holdout(clips, oracle_motion=oracle_motion, work_root=work_root, out_dir=out_dir,
+                                 base_config=load_config(config_file))
         else:
             if len(targets) != 1 or not source or not dub_audio:
                 typer.echo("error: use lipdub eval OUTPUT --source VIDEO --dub AUDIO", err=True)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from lipdub.audio.features import SAMPLE_RATE, frames_at, loudness
-from lipdub.config import EncodeConfig, PipelineConfig
+from lipdub.config import PipelineConfig
 from lipdub.evaluation.metrics import mouth_jitter, pearson
 from lipdub.face.analysis import analyze_faces
 from lipdub.media.audio_io import load_audio, write_wav
@@ -132,6 +132,15 @@ def _dub_variant(
     return figures
 
 
+def protocol_config(base_config: PipelineConfig | None, work_root: str | None) -> PipelineConfig:
+    """The settings the protocol dubs with: the given ones (default: lipdub's) without a checkpoint
+    (each variant names its own: "rules" must be the rules model, and a checkpoint trained on these
+    very clips would not be a hold-out figure), encoded at crf 12 so the encoder blurs little of
+    the mouth that is then measured."""
+    base = replace(base_config or PipelineConfig(), motion_checkpoint=None)
+    return base.with_overrides(work_root=work_root, encode=replace(base.encode, crf=12))
+
+
 def run_holdout(
     clips: list[str],
     *,
@@ -139,15 +148,14 @@ def run_holdout(
     work_root: str | None = None,
     out_dir: str | None = None,
     checkpoints: dict[str, str] | None = None,
+    base_config: PipelineConfig | None = None,
 ) -> dict[str, Any]:
     """Run the protocol over clips; returns per-clip figures and means per variant.
 
     ``checkpoints`` (clip name -> learned model) adds the "learned" variant; "rules" is the
     rules model with speaker calibration (no checkpoint), measured in the same run.
     """
-    # No checkpoint in the base config, whatever the default: "rules" must be the rules model, and
-    # a checkpoint trained on these very clips would not be a hold-out figure.
-    base = replace(PipelineConfig(), motion_checkpoint=None).with_overrides(work_root=work_root, encode=EncodeConfig(crf=12))
+    base = protocol_config(base_config, work_root)
     ensure_ray()
     folder = Path(out_dir or tempfile.mkdtemp(prefix="lipdub-holdout-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lipdub.config import EncodeConfig, PipelineConfig
+from lipdub.config import PipelineConfig
 from models.people_split import DEFAULT_MEDIA, clips_of, load_split
 
 log = logging.getLogger(__name__)
@@ -118,8 +117,10 @@ def run_people_eval(
     work_root: str | None = None,
     out_dir: str | None = None,
     split: dict[str, Any] | None = None,
+    base_config: PipelineConfig | None = None,
 ) -> dict[str, Any]:
-    """Run the protocol over a split group; returns per-clip figures and the summary."""
+    """Run the protocol over a split group; returns per-clip figures and the summary.
+    ``base_config``: the settings the rendered dubs use (the motion model is the protocol's)."""
     split = split or load_split()
     checkpoints = dict(DEFAULT_CHECKPOINTS if checkpoints is None else checkpoints)
     chosen, left_out = select_clips(group, Path(media), per_person, min_seconds, split)
@@ -127,7 +128,7 @@ def run_people_eval(
         raise ValueError(f"no clip of the {group} people under {media}")
     people = {path.stem: (person, kind) for person, kind, path in chosen}
     runner = _fast_figures if fast else _rendered_figures
-    per_clip, variants = runner([path for _, _, path in chosen], checkpoints, work_root, out_dir)
+    per_clip, variants = runner([path for _, _, path in chosen], checkpoints, work_root, out_dir, base_config)
     summary = summarise(per_clip, people, variants, seen=trained_on(checkpoints))
     _log_summary(group, summary, fast)
     return {"split": group, "mode": "fast (motion only)" if fast else "rendered", "clips": per_clip,
@@ -136,11 +137,11 @@ def run_people_eval(
 
 
 def _rendered_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str | None,
-                      out_dir: str | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    from pipelines.evaluation.holdout import _dub_variant, correlations, halve_clip, jitter_ratio
+                      out_dir: str | None, base_config: PipelineConfig | None = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    from pipelines.evaluation.holdout import _dub_variant, correlations, halve_clip, jitter_ratio, protocol_config
     from pipelines.ray_adapter import ensure_ray
 
-    base = replace(PipelineConfig(), motion_checkpoint=None).with_overrides(work_root=work_root, encode=EncodeConfig(crf=12))
+    base = protocol_config(base_config, work_root)
     ensure_ray()
     folder = Path(out_dir or tempfile.mkdtemp(prefix="lipdub-people-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -157,7 +158,7 @@ def _rendered_figures(clips: list[Path], checkpoints: dict[str, str], work_root:
 
 
 def _fast_figures(clips: list[Path], checkpoints: dict[str, str], work_root: str | None,
-                  out_dir: str | None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+                  out_dir: str | None, base_config: PipelineConfig | None = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
     from pipelines.evaluation.holdout import correlations, jitter_ratio
     from lipdub.face.analysis_record import FaceAnalysis
     from lipdub.work_store import fetch_member
