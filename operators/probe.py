@@ -94,6 +94,7 @@ def source_format_json(video: VideoInfo) -> str:
 
 class InputCheck(ProbeOperator):
     """The probe's checks alone, without the fingerprint: cheap enough for a driver to refuse bad
-    input in about a second, before Ray starts (`lipdub dub`), with the probe's own words."""
+    input in about a second, before Ray starts (`lipdub dub`; catalog runs through
+    pipelines/input_check.py), with the probe's own words."""
 
     fingerprint_source = False

@@ -1,8 +1,10 @@
 """A catalog run: read and validate the catalog (a broken catalog stops here, before any work) ->
-sort its rows into run / skip using earlier runs' results (`lipdub.run_state`) -> stream the rest
-through the same Ray Data plan as ``lipdub dub`` (`pipelines.dub_pipeline`) -> record each result
-as it arrives (`lipdub.results`) -> write the run's results manifest, summary and the
-``latest.json`` pointer, also after Ctrl-C or a crash of the plan.
+sort its rows into run / skip using earlier runs' results (`lipdub.run_state`) -> probe the inputs
+of those to run in the driver (`pipelines.input_check`: bad input fails its item before Ray
+starts; with no item left, Ray is never started) -> stream the rest through the same Ray Data
+plan as ``lipdub dub`` (`pipelines.dub_pipeline`) -> record each result as it arrives
+(`lipdub.results`) -> write the run's results manifest, summary and the ``latest.json`` pointer,
+also after Ctrl-C or a crash of the plan.
 
 `run_nightly` is the same run under a lock in the state root, so overlapping schedules never dub
 a catalog twice. The command lines (`lipdub run`, `lipdub nightly`, ``python -m jobs.*``) and the
@@ -23,9 +25,10 @@ from lipdub.catalog import Catalog, read_catalog
 from lipdub.config import PipelineConfig
 from lipdub.item_row import rows_to_table
 from lipdub.results import CLOSE_RETRY_SECONDS, ResultsWriter, RunSummary, new_run_id, retry_storage_write
-from lipdub.run_state import RunPlan, default_state_root, plan_run
+from lipdub.run_state import default_state_root, plan_run
 from lipdub.storage import atomic_output, filesystem_for, join_uri, open_uri, uri_exists
 from lipdub.store_gc import sweep_stale_temporaries
+from pipelines.input_check import check_inputs
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ RowCallback = Callable[[dict[str, Any]], None]
 
 
 def _stream_results(
-    plan: RunPlan, config: PipelineConfig, writer: ResultsWriter, ray_address: str | None, on_row: RowCallback | None
+    rows: list[dict[str, Any]], config: PipelineConfig, writer: ResultsWriter, ray_address: str | None, on_row: RowCallback | None
 ) -> None:
     import ray
 
@@ -44,8 +47,8 @@ def _stream_results(
     from pipelines.ray_adapter import ensure_ray, gpu_pool_requested
 
     ensure_ray(ray_address)
-    items = ray.data.from_arrow(rows_to_table(plan.to_run))
-    total = len(plan.to_run)
+    items = ray.data.from_arrow(rows_to_table(rows))
+    total = len(rows)
     progress = _progress_bar(total)
     done = 0
     try:
@@ -60,6 +63,20 @@ def _stream_results(
                     log.info("[%d/%d] %s: %s%s", done, total, row["item_id"], row["status"], f" ({row['error']})" if row.get("error") else "")
     finally:
         progress.close()
+
+
+def _run_items(
+    rows: list[dict[str, Any]], config: PipelineConfig, writer: ResultsWriter, ray_address: str | None, on_row: RowCallback | None
+) -> None:
+    """Check the items' inputs in the driver, record the failures at once, and stream the rest
+    through Ray: Ray is started only when some item is left."""
+    checked = check_inputs(rows, config)
+    for row in checked.failed:
+        writer.add(row)
+        if on_row:
+            on_row(row)
+    if checked.passed:
+        _stream_results(checked.passed, config, writer, ray_address, on_row)
 
 
 def _progress_bar(total: int):
@@ -104,7 +121,7 @@ def run_catalog(
             on_row(row)
     try:
         if plan.to_run:
-            _stream_results(plan, config, writer, ray_address, on_row)
+            _run_items(plan.to_run, config, writer, ray_address, on_row)
     finally:
         # Also on Ctrl-C or a failed plan: what finished is recorded, the rest is marked pending.
         # Storage down for good: close raises ResultsKeptLocally (records in a local folder), and
