@@ -3,7 +3,10 @@ run's items, so an unreadable video or a dub that is not audio fails its item in
 with the words the pipeline's probe stage would use, and costs no Ray start-up or Ray work.
 
 `lipdub dub` checks its one item the same way (jobs/dub_one.py); catalog runs call
-`check_inputs` (pipelines/catalog_run.py).
+`check_inputs` (pipelines/catalog_run.py). Only items whose inputs are all local files are checked
+here: probing a remote input means downloading all of it, and a catalog of remote videos would
+then be fetched once by the driver before the pipeline fetched it again on its nodes; those items
+are checked by the pipeline's probe stage, as before.
 """
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lipdub.config import PipelineConfig
+from lipdub.storage import is_local
 from operators.probe import InputCheck
 
 log = logging.getLogger(__name__)
 
-# Remote inputs are downloaded to be probed: a few at a time hides the latency without filling
-# the driver's disk or starving a small machine.
+# Header reads of local files: a few at a time hides slow disks without starving a small machine.
 MAX_THREADS = 8
+INPUT_COLUMNS = ("video_uri", "audio_uri")
 
 
 @dataclass
@@ -34,22 +38,25 @@ class CheckedItems:
 def check_inputs(rows: list[dict[str, Any]], config: PipelineConfig, *, threads: int = MAX_THREADS) -> CheckedItems:
     """Run `InputCheck` over ``rows`` (catalog rows, ROW_SCHEMA) in a small thread pool."""
     checked = CheckedItems()
-    if not rows:
+    local = [row for row in rows if all(is_local(row[column]) for column in INPUT_COLUMNS if row.get(column))]
+    if not local:
+        checked.passed = list(rows)
         return checked
     check = InputCheck(config)
     started = time.perf_counter()
-    pool = ThreadPoolExecutor(max(1, min(threads, len(rows))), thread_name_prefix="input-check")
+    pool = ThreadPoolExecutor(max(1, min(threads, len(local))), thread_name_prefix="input-check")
     try:
-        outcomes = list(pool.map(lambda row: _check_one(check, row), rows))  # map keeps the rows' order
+        outcomes = dict(zip(map(id, local), pool.map(lambda row: _check_one(check, row), local)))
     finally:
         # On Ctrl-C, do not wait for the checks not yet begun (the caller marks their items pending).
         pool.shutdown(wait=True, cancel_futures=True)
-    for row, outcome in zip(rows, outcomes):
+    for row in rows:  # in the catalog's order; remote items pass to the pipeline unchecked
+        outcome = outcomes.get(id(row))
         if outcome is not None and outcome["status"] == "failed":
             checked.failed.append(outcome)
         else:
             checked.passed.append(row)
-    log.info("input check: %d of %d items failed before any work (%.1f s)", len(checked.failed), len(rows), time.perf_counter() - started)
+    log.info("input check: %d of %d local items failed before any work (%.1f s)", len(checked.failed), len(local), time.perf_counter() - started)
     return checked
 
 

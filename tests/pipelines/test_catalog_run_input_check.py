@@ -123,3 +123,15 @@ def test_the_check_keeps_the_items_order_and_passes_good_rows_on_unchanged(bad_f
     assert checked.passed == rows[0::3]  # the very rows given, not the probed ones
     assert [row["item_id"] for row in checked.failed] == [row["item_id"] for index, row in enumerate(rows) if index % 3]
     assert all(row["status"] == "failed" and row["failed_stage"] == "probe" for row in checked.failed)
+
+
+def test_items_with_remote_inputs_are_left_to_the_pipelines_probe(bad_folder):
+    """Probing a remote input means downloading all of it: the driver checks local files only."""
+    local_bad = empty_row(item_id="local-bad", video_uri=str(bad_folder / BAD["text-as-video"][0]), audio_uri=str(bad_folder / "dub.wav"),
+                          output_uri=str(bad_folder / "a.mp4"))
+    remote = empty_row(item_id="remote", video_uri="s3://bucket/never-fetched.mp4", audio_uri=str(bad_folder / "dub.wav"),
+                       output_uri=str(bad_folder / "b.mp4"))
+    checked = check_inputs([remote, local_bad], PipelineConfig())
+    assert checked.passed == [remote]
+    assert [row["item_id"] for row in checked.failed] == ["local-bad"]
+    assert check_inputs([remote], PipelineConfig()).passed == [remote]
