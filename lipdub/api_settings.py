@@ -135,6 +135,10 @@ class ApiConfig:
     # Requests (one dub or one batch) running at once; the rest wait in the queue. One keeps a
     # small machine from splitting its cores between competing pipelines.
     max_running: int = 1
+    # Warm stages: requests flow into one long-lived pipeline whose stage actors keep their models
+    # loaded (pipelines/warm_pipeline.py); False starts a pipeline per request (slower, but its
+    # resources are free between requests).
+    warm_stages: bool = True
     list_limit: int = 50
     webhook_attempts: int = 6
     webhook_backoff_s: float = 2.0

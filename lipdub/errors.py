@@ -20,3 +20,7 @@ class MissingInputError(InputError, FileNotFoundError):
 
     def __str__(self) -> str:  # OSError's own would print "[Errno None] None: '<uri>'"
         return self.message
+
+
+class ItemCancelled(InputError):
+    """The item's request was cancelled while it was in the pipeline (lipdub/cancel_marker.py)."""

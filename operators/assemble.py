@@ -15,6 +15,7 @@ import json
 import logging
 from typing import Any
 
+from lipdub.cancel_marker import raise_if_cancelled
 from lipdub.fingerprint import OUTPUT_TAG_PREFIX
 from lipdub.media.delivery import container_suffix
 from lipdub.media.output_file import Delivery, SourceTracks, write_output
@@ -82,5 +83,6 @@ class AssembleOperator(Operator):
                 write_output(segments, audio_path, temporary, language=row.get("language"), whole_dub=delivers_whole_dub(row),
                              delivery=delivery, source=source, video_seconds=row["n_output_frames"] * row["fps_den"] / row["fps_num"],
                              container_tags=output_tags(row), label=row["item_id"], dub_uri=row["audio_uri"])
+                raise_if_cancelled(row)  # cancelled while writing: the output is dropped, never published
         row["status"] = "ok"
         return row

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from lipdub.cancel_marker import raise_if_cancelled
 from lipdub.config import PipelineConfig
 from lipdub.errors import InputError
 from lipdub.item_row import ROW_SCHEMA, record_placement, rows_to_table
@@ -70,6 +71,7 @@ class Operator:
             self._ready = True
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
+            raise_if_cancelled(row)  # a cancelled item stops at the next stage (lipdub/cancel_marker.py)
             out = self.process(dict(row))
         except Exception as error:  # noqa: BLE001 - every item must end in a recorded state
             log.warning("%s failed for item %s: %s", self.name, row.get("item_id"), error, exc_info=not isinstance(error, InputError))

@@ -13,13 +13,13 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from lipdub.cancel_marker import item_work_dir
 from lipdub.errors import InputError
 from lipdub.fingerprint import uri_sha256
-from lipdub.item_row import safe_name
 from lipdub.media.delivery import check_output_format
 from lipdub.media.mux import delivered_audio
 from lipdub.media.probe import VideoInfo, probe_audio, probe_video
-from lipdub.storage import join_uri, local_path
+from lipdub.storage import local_path
 from lipdub.timeline import plan_timeline
 from operators.base import Operator
 
@@ -59,7 +59,7 @@ class ProbeOperator(Operator):
             resolved_sync_mode=timeline.sync_mode,
             n_output_frames=timeline.n_frames,
             source_fingerprint=fingerprint,
-            work_dir=join_uri(self.config.work_root, "items", safe_name(row["item_id"])),
+            work_dir=item_work_dir(self.config.work_root, row["item_id"]),
             video_codec=video_codec,
             source_format=source_format_json(video),
         )

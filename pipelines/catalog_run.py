@@ -38,45 +38,60 @@ LATEST_FILE = "latest.json"
 RowCallback = Callable[[dict[str, Any]], None]
 
 
-def _stream_results(
-    rows: list[dict[str, Any]], config: PipelineConfig, writer: ResultsWriter, ray_address: str | None, on_row: RowCallback | None
-) -> None:
-    import ray
+# Runs catalog rows somewhere and calls back with each result row as it arrives (the default
+# starts a Ray Data execution for the run; the API passes its warm pipeline's, see
+# pipelines/warm_pipeline.py).
+RowStream = Callable[[list[dict[str, Any]], RowCallback], None]
 
-    from pipelines.dub_pipeline import build_dub_dataset
-    from pipelines.ray_adapter import ensure_ray, gpu_pool_requested
 
-    ensure_ray(ray_address)
-    items = ray.data.from_arrow(rows_to_table(rows))
-    total = len(rows)
-    progress = _progress_bar(total)
-    done = 0
-    try:
+def ray_data_stream(config: PipelineConfig, ray_address: str | None) -> RowStream:
+    """A stream that runs the rows through a Ray Data execution of their own."""
+
+    def stream(rows: list[dict[str, Any]], record: RowCallback) -> None:
+        import ray
+
+        from pipelines.dub_pipeline import build_dub_dataset
+        from pipelines.ray_adapter import ensure_ray, gpu_pool_requested
+
+        ensure_ray(ray_address)
+        items = ray.data.from_arrow(rows_to_table(rows))
         with gpu_pool_requested(config):
             for batch in build_dub_dataset(items, config).iter_batches(batch_size=None, batch_format="pyarrow"):
                 for row in batch.to_pylist():
-                    writer.add(row)
-                    if on_row:
-                        on_row(row)
-                    done += 1
-                    progress.update(1)
-                    log.info("[%d/%d] %s: %s%s", done, total, row["item_id"], row["status"], f" ({row['error']})" if row.get("error") else "")
-    finally:
-        progress.close()
+                    record(row)
+
+    return stream
 
 
 def _run_items(
-    rows: list[dict[str, Any]], config: PipelineConfig, writer: ResultsWriter, ray_address: str | None, on_row: RowCallback | None
+    rows: list[dict[str, Any]], config: PipelineConfig, writer: ResultsWriter, stream: RowStream, on_row: RowCallback | None
 ) -> None:
-    """Check the items' inputs in the driver, record the failures at once, and stream the rest
-    through Ray: Ray is started only when some item is left."""
+    """Check the items' inputs in the driver, record the failures at once, and stream the rest:
+    Ray is started only when some item is left."""
     checked = check_inputs(rows, config)
     for row in checked.failed:
         writer.add(row)
         if on_row:
             on_row(row)
-    if checked.passed:
-        _stream_results(checked.passed, config, writer, ray_address, on_row)
+    if not checked.passed:
+        return
+    total = len(checked.passed)
+    progress = _progress_bar(total)
+    done = 0
+
+    def record(row: dict[str, Any]) -> None:
+        nonlocal done
+        writer.add(row)
+        if on_row:
+            on_row(row)
+        done += 1
+        progress.update(1)
+        log.info("[%d/%d] %s: %s%s", done, total, row["item_id"], row["status"], f" ({row['error']})" if row.get("error") else "")
+
+    try:
+        stream(checked.passed, record)
+    finally:
+        progress.close()
 
 
 def _progress_bar(total: int):
@@ -97,11 +112,13 @@ def run_catalog(
     ray_address: str | None = None,
     catalog: Catalog | None = None,
     on_row: RowCallback | None = None,
+    stream: RowStream | None = None,
 ) -> RunSummary:
     """Dub a catalog; return the run's summary. Raises `CatalogError` for an unusable catalog.
 
     ``on_row`` sees each item's result row as it is recorded (the HTTP API updates its job
-    records from it), skipped and early-failed items included.
+    records from it), skipped and early-failed items included. ``stream`` runs the items (default:
+    a Ray Data execution of this run's own; the API passes its warm pipeline's).
     """
     config = config or PipelineConfig()
     started = time.perf_counter()
@@ -121,7 +138,7 @@ def run_catalog(
             on_row(row)
     try:
         if plan.to_run:
-            _run_items(plan.to_run, config, writer, ray_address, on_row)
+            _run_items(plan.to_run, config, writer, stream or ray_data_stream(config, ray_address), on_row)
     finally:
         # Also on Ctrl-C or a failed plan: what finished is recorded, the rest is marked pending.
         # Storage down for good: close raises ResultsKeptLocally (records in a local folder), and

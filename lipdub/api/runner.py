@@ -1,13 +1,17 @@
 """Runs the API's requests: one named Ray actor queues them, one Ray task per request runs the
-same catalog pipeline as `lipdub run` (`pipelines.catalog_run.run_catalog`).
+same catalog run as `lipdub run` (`pipelines.catalog_run.run_catalog`), its items going through
+the runner's warm pipeline (`pipelines.warm_pipeline.WarmPipeline`: one long-lived execution whose
+stage actors keep their models loaded) or, with ``api.warm_stages`` off, a pipeline of their own.
 
 - The actor (`DubRunner`) is detached and named, so HTTP replicas come and go without losing it;
   it keeps at most ``api.max_running`` requests running and the rest queued, in arrival order.
 - Its state is the record store: on (re)start it picks up every request still queued or running
   there, so a runner restart resumes the work (items already finished are skipped by the
   pipeline's own fingerprints).
-- Cancelling kills the request's task (`ray.cancel(force=True)`); the pipeline's actors die with
-  their owner, and outputs are written atomically, so nothing partial appears at the output.
+- Cancelling kills the request's task (`ray.cancel(force=True)`); its items are taken out of the
+  warm pipeline (queued ones dropped, running ones stop at their next stage and never publish,
+  lipdub/cancel_marker.py), or, without warm stages, the pipeline's actors die with their owner.
+  Outputs are written atomically, so nothing partial appears at the output.
 - When a request ends, its webhook (if any) is delivered, signed, with retries, and each attempt
   is logged in the record.
 """
@@ -31,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RUNNER_NAME = "lipdub-api-runner"
 RUNNER_NAMESPACE = "lipdub"
+WARM_NAME = "lipdub-api-warm-pipeline"
 # Requests the runner looks at when it (re)starts: the newest this many.
 RESUME_SCAN_LIMIT = 5000
 
@@ -55,9 +60,13 @@ def _catalog_row(dub: dict[str, Any]) -> dict[str, Any]:
     return catalog_item_row(raw, base="", output_root=None)
 
 
-def execute_request(state_root: str, request_id: str, config: PipelineConfig) -> dict[str, Any]:
-    """Run one request's items through the pipeline, updating their records as results arrive."""
+def execute_request(state_root: str, request_id: str, config: PipelineConfig, warm: Any = None) -> dict[str, Any]:
+    """Run one request's items through the pipeline (``warm``: a `WarmPipeline` handle), updating
+    their records as results arrive."""
+    from functools import partial
+
     from pipelines.catalog_run import run_catalog
+    from pipelines.warm_pipeline import stream_through
     from lipdub.catalog import Catalog
     from lipdub.storage import join_uri
 
@@ -78,6 +87,7 @@ def execute_request(state_root: str, request_id: str, config: PipelineConfig) ->
     summary = run_catalog(
         f"api:{request_id}", catalog=Catalog(uri=f"api:{request_id}", rows=[_catalog_row(dub) for dub in dubs]),
         config=config, state_root=join_uri(state_root, "runs"), run_id=request_id, run_prefix="api", on_row=on_row,
+        stream=partial(stream_through, warm) if warm is not None else None,
     )
     return {
         "wall_seconds": time.perf_counter() - clock, "output_frames": summary.output_frames,
@@ -98,6 +108,7 @@ class DubRunner:
         self.queue: collections.deque[str] = collections.deque()
         self.running: dict[str, ray.ObjectRef] = {}
         self.cancelled: set[str] = set()
+        self.warm: ray.actor.ActorHandle | None = None
         self._resume()
 
     def _resume(self) -> None:
@@ -120,11 +131,19 @@ class DubRunner:
             self.queue.append(request_id)
         self._start_ready()
 
+    def _warm_pipeline(self) -> ray.actor.ActorHandle | None:
+        """The warm pipeline (started with the first request; it lives as long as this runner)."""
+        if self.warm is None and self.config.api.warm_stages:
+            from pipelines.warm_pipeline import WarmPipeline
+
+            self.warm = WarmPipeline.options(name=WARM_NAME, namespace=RUNNER_NAMESPACE, get_if_exists=True).remote(self.config)
+        return self.warm
+
     def _start_ready(self) -> None:
         while self.queue and len(self.running) < max(1, self.config.api.max_running):
             request_id = self.queue.popleft()
             task = ray.remote(execute_request).options(num_cpus=0, max_retries=0, name=f"lipdub-api:{request_id}")
-            self.running[request_id] = task.remote(self.state_root, request_id, self.config)
+            self.running[request_id] = task.remote(self.state_root, request_id, self.config, self._warm_pipeline())
             asyncio.get_running_loop().create_task(self._watch(request_id))
 
     async def cancel(self, request_id: str) -> bool:
@@ -138,6 +157,8 @@ class DubRunner:
         elif request_id in self.running:
             self.cancelled.add(request_id)
             ray.cancel(self.running[request_id], force=True, recursive=True)
+            if self.warm is not None:
+                await self.warm.cancel.remote([dub["id"] for dub in request_dubs(self.store, record)])
         else:
             await self._finish(request_id, cancelled=True)
         return True
