@@ -6,7 +6,12 @@ lipdub/api/serve_loopback.py), with the demo's sample under an allowed folder, t
 1. time from POST /v1/dubs to the first rendered segment in the work store (a segment is up to
    ``render.segment_seconds`` of video; the demo clip is one segment) and to the finished dub;
 2. status calls per second (GET /v1/dubs/{id}) from several client threads, while idle;
-3. ``--dubs`` dubs POSTed at once: how many the server accepted and held, and whether every one
+3. warm stages (``api.warm_stages``, on unless ``--no-warm``): POST to done for a second request
+   of the same clip (another language: its analysis is cached) and for a clip the server has not
+   seen (the demo source re-encoded: a fresh analysis), against a cold `lipdub dub` of the same
+   clip (a new process, a new work root: Ray start-up, model loading and analysis included)
+   timed in the same run;
+4. ``--dubs`` dubs POSTed at once: how many the server accepted and held, and whether every one
    ended ok, with the wall time.
 """
 from __future__ import annotations
@@ -73,7 +78,43 @@ def status_calls_per_second(url: str, threads: int, seconds: float) -> float:
     return calls / (time.perf_counter() - started)
 
 
-def run_api_bench(dubs: int, threads: int, max_running: int, out_dir: Path | None) -> dict[str, Any]:
+def _post_to_done(session: requests.Session, url: str, body: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+    posted = time.perf_counter()
+    dub_id = session.post(url + "/v1/dubs", json=body, timeout=60).json()["id"]
+    final = _wait(session, f"{url}/v1/dubs/{dub_id}")
+    return round(time.perf_counter() - posted, 1), final
+
+
+def _reencoded(video: Path, out: Path) -> Path:
+    """The same picture and sound in a new file (new bytes: the server has no analysis of it)."""
+    from lipdub.media.audio_io import load_audio
+    from lipdub.media.mux import mux_segments
+    from lipdub.media.probe import probe_video
+    from lipdub.media.video_reader import iter_frames
+    from lipdub.media.video_writer import VideoWriter
+
+    info = probe_video(str(video))
+    frames = out.with_name(out.stem + ".frames.mp4")
+    with VideoWriter(str(frames), *info.display_size, info.fps, crf=20) as writer:
+        for frame in iter_frames(str(video)):
+            writer.write(frame)
+    mux_segments([str(frames)], load_audio(str(video), sample_rate=16_000), 16_000, str(out))
+    frames.unlink()
+    return out
+
+
+def cold_dub_seconds(video: Path, dub: Path, out: Path, work_root: Path) -> float:
+    """A `lipdub dub` of the clip in a new process with an empty work root, wall seconds."""
+    import subprocess
+    import sys
+
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "jobs.cli", "dub", "--video", str(video), "--audio", str(dub), "--output", str(out),
+                    "--work-root", str(work_root)], check=True, capture_output=True)
+    return round(time.perf_counter() - started, 1)
+
+
+def run_api_bench(dubs: int, threads: int, max_running: int, out_dir: Path | None, warm: bool = True) -> dict[str, Any]:
     from jobs.demo import build_demo_inputs
     from lipdub.api.deployment import start_api, stop_api
     from lipdub.api_settings import ApiSecrets
@@ -83,7 +124,9 @@ def run_api_bench(dubs: int, threads: int, max_running: int, out_dir: Path | Non
     video, dub = build_demo_inputs(folder / "in")
     work_root = folder / "work"
     config = config_from_mapping({"work_root": str(work_root), "api": {
-        "input_prefixes": [str(folder / "in")], "output_root": str(folder / "out"), "max_running": max_running}})
+        "input_prefixes": [str(folder / "in")], "output_root": str(folder / "out"), "max_running": max_running,
+        "warm_stages": warm}})
+    unseen = _reencoded(video, folder / "in" / "unseen.mp4")
     started = time.perf_counter()
     url = start_api(config, ApiSecrets(tokens=(TOKEN,)), port=8000 + (int(time.time()) % 1000))
     report: dict[str, Any] = {"api_start_seconds": round(time.perf_counter() - started, 1)}
@@ -103,6 +146,9 @@ def run_api_bench(dubs: int, threads: int, max_running: int, out_dir: Path | Non
         report["output_frames"] = final["output_frames"]
         report["status_calls_per_second"] = round(status_calls_per_second(f"{url}/v1/dubs/{first['id']}", threads, 10.0), 1)
         report["status_client_threads"] = threads
+        report["warm_stages"] = warm
+        report["second_request_same_clip_seconds"], _ = _post_to_done(session, url, dict(body, language="fr"))
+        report["request_unseen_clip_seconds"], _ = _post_to_done(session, url, dict(body, video_uri=str(unseen)))
 
         posted = time.perf_counter()
         ids, refused = [], 0
@@ -121,4 +167,7 @@ def run_api_bench(dubs: int, threads: int, max_running: int, out_dir: Path | Non
         )
     finally:
         stop_api()
+    # After the server is gone, so the two do not share the cores.
+    report["cold_dub_seconds"] = cold_dub_seconds(video, dub, folder / "cold.mp4", folder / "cold-work")
+    report["unseen_clip_vs_cold_dub"] = round(report["request_unseen_clip_seconds"] / report["cold_dub_seconds"], 2)
     return report

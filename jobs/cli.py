@@ -559,6 +559,7 @@ def bench_api(
     dubs: int = typer.Option(6, help="Dubs POSTed at once for the 'held without errors' figure."),
     threads: int = typer.Option(8, help="Client threads calling GET /v1/dubs/{id} for the status-rate figure."),
     max_running: int = typer.Option(1, help="api.max_running for the run (requests executing at once)."),
+    warm: bool = typer.Option(True, "--warm/--no-warm", help="api.warm_stages: one long-lived pipeline (default) or one per request."),
     out_dir: Optional[Path] = typer.Option(None, help="Keep inputs, outputs and records here."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -568,7 +569,7 @@ def bench_api(
     setup_logging(verbose)
     from jobs.bench_api import run_api_bench
 
-    typer.echo(json.dumps(run_api_bench(dubs, threads, max_running, out_dir), indent=2, default=float))
+    typer.echo(json.dumps(run_api_bench(dubs, threads, max_running, out_dir, warm), indent=2, default=float))
 
 
 app.command("gc")(gc_job.gc_command)  # defined in jobs/gc.py, shared with `python -m jobs.gc`
