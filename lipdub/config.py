@@ -73,6 +73,9 @@ class AnalyzeConfig:
     # Longest side for face detection; Face Mesh always runs on a full-resolution crop.
     detect_max_side: int = 640
     atlas_max_entries: int = 3000
+    # Local disk for the full-resolution face regions the analysis keeps for the atlas (one decode).
+    # Past this, or past atlas_max_entries regions, it keeps the half the atlas would choose.
+    spool_max_mb: int = 2000
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ read them through `lipdub.work_store.fetch_member`, which gives local copies on 
 from __future__ import annotations
 
 import logging
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from lipdub.fingerprint import combine
 from lipdub.media.probe import probe_video
 from lipdub.media.video_reader import iter_frames
 from lipdub.render.atlas import build_mouth_atlas
+from lipdub.render.region_spool import RegionSpool
 from lipdub.storage import join_uri, local_path
 from lipdub.store_gc import touch_last_used
 from lipdub.work_store import analysis_uri, fetch_directory, is_complete, publish_directory
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 FACES_FILE = "faces.npz"
 ATLAS_DIR = "atlas"
+SPOOL_DIR = "region_spool"
 
 
 def parse_speaker_point(text: str | None) -> tuple[float, float] | None:
@@ -78,16 +81,24 @@ class AnalyzeOperator(Operator):
     def _analyze(self, video_path: str, speaker_point: tuple[float, float] | None, staging: Path) -> None:
         info = probe_video(video_path)
         loud = loudness_per_frame_or_none(video_path, info.n_frames, float(info.fps))
-        faces = analyze_faces(
-            video_path, source_loudness=loud, speaker_point=speaker_point, max_side=self.config.analyze.detect_max_side
-        )
-        faces.to_npz(str(staging / FACES_FILE))
-        build_mouth_atlas(
-            iter_frames(video_path),
-            faces.landmarks,
-            faces.valid,
-            work_dir=str(staging / ATLAS_DIR),
-            cut_before=faces.cut_before,
-            max_entries=self.config.analyze.atlas_max_entries,
-        )
+        settings = self.config.analyze
+        # One decode: the analysis pass also keeps the full-resolution pixels around the faces, which
+        # the atlas cuts its crops from (inside staging, so a crash publishes none of it).
+        with RegionSpool(str(staging / SPOOL_DIR), max_regions=settings.atlas_max_entries,
+                         max_bytes=settings.spool_max_mb * 1_000_000) as spool:
+            faces = analyze_faces(
+                video_path, source_loudness=loud, speaker_point=speaker_point, max_side=settings.detect_max_side,
+                observer=spool.add,
+            )
+            faces.to_npz(str(staging / FACES_FILE))
+            build_mouth_atlas(
+                iter_frames(video_path),  # read only for frames the spool could not serve
+                faces.landmarks,
+                faces.valid,
+                work_dir=str(staging / ATLAS_DIR),
+                cut_before=faces.cut_before,
+                max_entries=settings.atlas_max_entries,
+                regions=spool,
+            )
+        shutil.rmtree(staging / SPOOL_DIR, ignore_errors=True)
         log.info("analysed %s: %d frames, speaker in %.0f%%", video_path, len(faces.valid), 100 * np.mean(faces.valid))

@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from lipdub.face.speaker import pick_speaker
 from lipdub.face.smoothing import smooth_landmarks
 from lipdub.face.track import FaceTrack, FaceTracker
 from lipdub.media.probe import probe_video
-from lipdub.media.video_reader import iter_frames
+from lipdub.media.video_reader import FramePair, iter_frame_pairs, iter_frames
 
 logger = logging.getLogger(__name__)
 
@@ -89,15 +89,24 @@ def prefetched(frames: Iterable[np.ndarray], depth: int = 6) -> Iterator[np.ndar
         stop.set()
 
 
-def analyze_frames(frames: Iterable[np.ndarray], *, fps: float, source_loudness: np.ndarray | None = None,
+# Called per frame with (frame index, full-resolution frame, [(track id, landmarks (468, 2) in its
+# pixels)] for each face tracked in it): lets one decode serve analysis and whatever needs the
+# full picture (the mouth atlas's region spool).
+FaceObserver = Callable[[int, np.ndarray, list[tuple[int, np.ndarray]]], None]
+
+
+def analyze_frames(frames: Iterable[np.ndarray] | Iterable[FramePair], *, fps: float,
+                   source_loudness: np.ndarray | None = None,
                    speaker_point: Sequence[float] | None = None, full_size: tuple[int, int] | None = None,
                    source_name: str = "the video", detector: FaceDetector | None = None,
                    mesher: FaceMesher | None = None, detect_every_s: float = 0.4,
-                   tiles_every_s: float = 3.0) -> FaceAnalysis:
+                   tiles_every_s: float = 3.0, observer: FaceObserver | None = None) -> FaceAnalysis:
     """``analyze_faces`` on frames already decoded (upright RGB, in order).
 
     ``full_size`` (width, height): the video's full display size when ``frames`` are a downscaled
-    copy; landmarks are scaled up to it. A detector/mesher passed in is borrowed, not closed.
+    copy; landmarks are scaled up to it. Frames may come as `FramePair`s (analysis copy + full
+    frame): then ``observer``, if given, sees each full frame with the faces tracked in it.
+    A detector/mesher passed in is borrowed, not closed.
     ``detect_every_s`` / ``tiles_every_s``: how often the detector looks for new faces, and for new
     small faces with zoomed tiles, besides the first frame, each cut and each lost track.
     """
@@ -112,12 +121,17 @@ def analyze_frames(frames: Iterable[np.ndarray], *, fps: float, source_loudness:
         face_counts: list[int] = []
         frame_size: tuple[int, int] | None = None
         started = time.perf_counter()
-        for frame in frames:
+        for item in frames:
+            frame, full = (item.small, item.full) if isinstance(item, FramePair) else (item, None)
             if frame_size is None:
                 frame_size = (frame.shape[1], frame.shape[0])
             cut = cuts.update(small_gray(frame))
             cut_flags.append(cut)
-            face_counts.append(len(tracker.update(frame, cut_before=cut)))
+            faces = tracker.update(frame, cut_before=cut)
+            face_counts.append(len(faces))
+            if observer is not None and full is not None:
+                scale = np.array([full.shape[1] / frame.shape[1], full.shape[0] / frame.shape[0]], np.float32)
+                observer(len(cut_flags) - 1, full, [(track_id, landmarks * scale) for track_id, landmarks in faces])
         elapsed = time.perf_counter() - started
     finally:
         if own_detector:
@@ -150,7 +164,8 @@ def analyze_frames(frames: Iterable[np.ndarray], *, fps: float, source_loudness:
 
 
 def analyze_faces(path: str | os.PathLike[str], *, source_loudness: np.ndarray | None = None,
-                  speaker_point: Sequence[float] | None = None, max_side: int | None = None) -> FaceAnalysis:
+                  speaker_point: Sequence[float] | None = None, max_side: int | None = None,
+                  observer: FaceObserver | None = None) -> FaceAnalysis:
     """Detect, track and smooth faces in a video file and pick the speaker.
 
     ``source_loudness``: the source audio's loudness in dB per video frame (as
@@ -158,9 +173,11 @@ def analyze_faces(path: str | os.PathLike[str], *, source_loudness: np.ndarray |
     to find the face that speaks; ``speaker_point``: a hint instead, ``(x, y)`` or
     ``(frame, x, y)`` in full-resolution pixels, see ``lipdub.face.speaker``. ``max_side``: analyse a copy downscaled so its longer side is at most
     this (faster on big videos; landmarks are still returned in full-resolution pixels).
+    ``observer``: sees every full-resolution frame with its tracked faces, from the same decode.
     Raises ``InputError("no face found in <path>")`` when no frame has a face.
     """
     info = probe_video(path)
-    return analyze_frames(prefetched(iter_frames(path, max_side=max_side)), fps=float(info.fps),
+    frames = iter_frames(path, max_side=max_side) if observer is None else iter_frame_pairs(path, max_side=max_side)
+    return analyze_frames(prefetched(frames), fps=float(info.fps),
                           source_loudness=source_loudness, speaker_point=speaker_point,
-                          full_size=info.display_size, source_name=os.fspath(path))
+                          full_size=info.display_size, source_name=os.fspath(path), observer=observer)

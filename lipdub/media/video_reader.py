@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import av
 import numpy as np
@@ -29,7 +29,7 @@ from lipdub.media._av import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SourceFrame", "iter_frames", "scaled_size"]
+__all__ = ["FramePair", "SourceFrame", "iter_frame_pairs", "iter_frames", "scaled_size"]
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,8 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None, native: bool = False) -> Iterator[np.ndarray] | Iterator[SourceFrame]:
-    """Yield upright RGB frames ``(H, W, 3) uint8`` of the first video stream, in order.
-
-    With `max_side`, frames are downscaled (area filter, inside swscale, before rotation) so
-    that the longer side is at most `max_side`; aspect ratio is kept. With `native`, each
-    comes as a `SourceFrame` (RGB and the decoder's picture).
-    Raises `InputError` if the file cannot be opened, has no video, or fails to decode.
-    """
+def _decoded(path: str | os.PathLike[str]) -> Iterator[tuple[av.VideoFrame, int]]:
+    """Decoded pictures of the first video stream with their clockwise display rotation."""
     p = os.fspath(path)
     with open_input(p) as container:
         streams = [s for s in container.streams.video
@@ -71,7 +65,6 @@ def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None, na
         stream.codec_context.thread_count = 0
         tag_rotation = clockwise_from_tag(stream)
         rotation: int | None = None
-        size: tuple[int, int] | None = None
         index = 0
         try:
             for frame in container.decode(stream):
@@ -79,19 +72,51 @@ def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None, na
                     rotation = clockwise_from_frame(frame)
                     if rotation is None:
                         rotation = tag_rotation or 0
-                    size = scaled_size(frame.width, frame.height, max_side)
-                    log.debug("decoding %s: %dx%d rot=%d -> %s", p, frame.width, frame.height,
-                              rotation, size)
-                assert size is not None
-                if size == (frame.width, frame.height):
-                    rgb = frame.to_ndarray(format="rgb24")
-                else:
-                    rgb = frame.to_ndarray(width=size[0], height=size[1], format="rgb24",
-                                           interpolation="AREA")
+                    log.debug("decoding %s: %dx%d rot=%d", p, frame.width, frame.height, rotation)
                 index += 1
-                upright = rotate_to_display(rgb, rotation)
-                yield SourceFrame(upright, frame, rotation) if native else upright
+                yield frame, rotation
         except AV_ERRORS as exc:
             raise InputError(f"{p}: video cannot be decoded at frame {index} ({describe(exc)})") from exc
         if index == 0:
             raise InputError(f"{p}: video stream has no decodable frames")
+
+
+def _rgb(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
+    """The picture as RGB at ``size`` (area filter inside swscale when smaller), storage orientation."""
+    if size == (frame.width, frame.height):
+        return frame.to_ndarray(format="rgb24")
+    return frame.to_ndarray(width=size[0], height=size[1], format="rgb24", interpolation="AREA")
+
+
+def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None, native: bool = False) -> Iterator[np.ndarray] | Iterator[SourceFrame]:
+    """Yield upright RGB frames ``(H, W, 3) uint8`` of the first video stream, in order.
+
+    With `max_side`, frames are downscaled (area filter, inside swscale, before rotation) so
+    that the longer side is at most `max_side`; aspect ratio is kept. With `native`, each
+    comes as a `SourceFrame` (RGB and the decoder's picture).
+    Raises `InputError` if the file cannot be opened, has no video, or fails to decode.
+    """
+    for frame, rotation in _decoded(path):
+        upright = rotate_to_display(_rgb(frame, scaled_size(frame.width, frame.height, max_side)), rotation)
+        yield SourceFrame(upright, frame, rotation) if native else upright
+
+
+class FramePair(NamedTuple):
+    """One decoded picture twice: a copy for analysis (at most ``max_side``) and the full frame."""
+
+    small: np.ndarray
+    full: np.ndarray
+
+
+def iter_frame_pairs(path: str | os.PathLike[str], *, max_side: int | None = None) -> Iterator[FramePair]:
+    """Like `iter_frames`, but each picture also at full resolution, from the same decode.
+
+    The small copy is exactly what ``iter_frames(path, max_side=max_side)`` yields (the same
+    swscale call), so analysis results do not depend on which of the two fed them; when no
+    downscale is needed both are the same array.
+    """
+    for frame, rotation in _decoded(path):
+        full = rotate_to_display(_rgb(frame, (frame.width, frame.height)), rotation)
+        size = scaled_size(frame.width, frame.height, max_side)
+        small = full if size == (frame.width, frame.height) else rotate_to_display(_rgb(frame, size), rotation)
+        yield FramePair(small, full)

@@ -9,14 +9,16 @@ landmarks and where it sits in the source (for "play consecutive frames" prefere
 
 Crops live in a uint8 ``.npy`` opened as a memmap, so a long video costs disk, not memory, and
 the number of entries is capped (long videos are subsampled in short contiguous chunks that keep
-rare mouth shapes), so the atlas does not grow with video length.
+rare mouth shapes), so the atlas does not grow with video length. The analyze stage cuts the
+crops from the full-resolution face regions its analysis pass kept (`region_spool.py`), so the
+source is decoded once for both.
 """
 from __future__ import annotations
 
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Protocol
 
 import cv2
 import numpy as np
@@ -180,6 +182,16 @@ def _crop_geometry(canonical: np.ndarray, median_iod: float, max_crop_side: int)
     return CropGeometry(box=np.array([x0, y0, x1, y1]), pixels_per_unit=max(ppu, 8.0))
 
 
+class RegionSource(Protocol):
+    """Full-resolution pixels around the face, kept while the video was analysed (`RegionSpool`)."""
+
+    evicted: bool
+
+    def frames(self) -> np.ndarray: ...
+
+    def region(self, frame_index: int, needed: tuple[int, int, int, int]) -> tuple[np.ndarray, int, int] | None: ...
+
+
 def build_mouth_atlas(
     frames_iter: Iterable[np.ndarray],
     landmarks: np.ndarray,
@@ -189,10 +201,14 @@ def build_mouth_atlas(
     cut_before: np.ndarray | None = None,
     max_entries: int = 3000,
     max_crop_side: int = 448,
+    regions: RegionSource | None = None,
 ) -> MouthAtlas:
     """Build the atlas from the source frames (in order) and their speaker landmarks ``(T, 468, 2)``.
 
-    Reads ``frames_iter`` only up to the last kept frame. Writes ``crops.npy`` and ``atlas.npz``
+    ``regions`` (the analysis pass's `RegionSpool`): crops are cut from its full-resolution
+    regions; ``frames_iter`` is then read only for frames it cannot serve (none, usually), and
+    when it had to drop frames the atlas chooses among the frames it kept. Without it, reads
+    ``frames_iter`` up to the last kept frame. Writes ``crops.npy`` and ``atlas.npz``
     into ``work_dir`` (the metadata last, via a temporary name, so a crash leaves no half atlas
     that loads) and returns the opened atlas.
     """
@@ -206,7 +222,10 @@ def build_mouth_atlas(
     run_id = continuity_runs(valid, cut_before)
     metrics = np.stack([geometry.mouth_opening(landmarks), geometry.mouth_width(landmarks)], axis=1).astype(np.float32)
 
-    keep = choose_atlas_frames(metrics, run_id, max_entries)
+    chooseable = run_id
+    if regions is not None and regions.evicted:
+        chooseable = np.where(np.isin(np.arange(len(run_id)), regions.frames()), run_id, -1)
+    keep = choose_atlas_frames(metrics, chooseable, max_entries)
     kept_landmarks = landmarks[keep]
     to_canonical = geometry.face_to_canonical_batch(kept_landmarks, template)
     shapes = geometry.apply_affine(to_canonical, kept_landmarks[:, geometry.MOUTH_SHAPE_POINTS, :]).astype(np.float32)
@@ -221,17 +240,24 @@ def build_mouth_atlas(
     crops = np.lib.format.open_memmap(crops_tmp, mode="w+", dtype=np.uint8, shape=(len(keep), height, width, 3))
     canonical_to_crop = crop_geometry.canonical_to_crop()
     filled = np.zeros(len(keep), dtype=bool)
-    slot_of_frame = {int(frame): slot for slot, frame in enumerate(keep)}
-    last_needed = int(keep[-1])
     # Cubic keeps teeth and lip edges crisp at ~1:1; when the crop is capped smaller, linear aliases less.
     interpolation = cv2.INTER_CUBIC if crop_geometry.pixels_per_unit >= 0.9 * median_iod else cv2.INTER_LINEAR
-
-    for frame_number, frame in enumerate(frames_iter):
-        slot = slot_of_frame.get(frame_number)
+    # pixels -> canonical -> crop, one resampling straight from the full-resolution pixels.
+    pixel_to_crop = [_compose(canonical_to_crop, to_canonical[slot]) for slot in range(len(keep))]
+    if regions is not None:
+        for slot, frame_number in enumerate(keep):
+            found = regions.region(int(frame_number), _source_box(pixel_to_crop[slot], width, height))
+            if found is not None:
+                pixels, x0, y0 = found
+                crops[slot] = _warp(pixels, pixel_to_crop[slot], (x0, y0), (width, height), interpolation)
+                filled[slot] = True
+        log.info("atlas: %d of %d crops cut from the analysis pass's regions", int(filled.sum()), len(keep))
+    missing = {int(frame): slot for slot, frame in enumerate(keep) if not filled[slot]}
+    last_needed = max(missing) if missing else -1
+    for frame_number, frame in enumerate(frames_iter if missing else ()):
+        slot = missing.get(frame_number)
         if slot is not None:
-            # pixels -> canonical -> crop, one resampling straight from the full-resolution frame.
-            matrix = _compose(canonical_to_crop, to_canonical[slot])
-            crops[slot] = cv2.warpAffine(frame, matrix, (width, height), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+            crops[slot] = _warp(frame, pixel_to_crop[slot], (0, 0), (width, height), interpolation)
             filled[slot] = True
         if frame_number >= last_needed:
             break
@@ -267,6 +293,32 @@ def build_mouth_atlas(
     os.replace(meta_tmp, os.path.join(work_dir, META_FILE))
     log.info("mouth atlas: %d entries of %dx%d px from %d frames", len(keep), width, height, len(landmarks))
     return MouthAtlas(work_dir)
+
+
+# Pixels beyond the mapped crop corners a resampling may read: cubic reads one before and two after.
+_TAPS = 3
+
+
+def _source_box(pixel_to_crop: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """The source-pixel box ``(x0, y0, x1, y1)`` (end exclusive) a crop of ``width x height`` reads."""
+    corners = np.array([[0.0, 0.0], [width, 0.0], [0.0, height], [width, height]])
+    pixels = geometry.apply_affine(geometry.invert_affine_2x3(pixel_to_crop), corners)
+    x0, y0 = np.floor(pixels.min(axis=0)).astype(int) - _TAPS
+    x1, y1 = np.ceil(pixels.max(axis=0)).astype(int) + _TAPS + 1
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def _warp(pixels: np.ndarray, pixel_to_crop: np.ndarray, origin: tuple[int, int], size: tuple[int, int],
+          interpolation: int) -> np.ndarray:
+    """One crop from ``pixels`` whose top-left sits at ``origin`` in the full frame.
+
+    The inverse map is computed as OpenCV computes it for a whole frame and only then moved by the
+    region's origin, so a crop cut from a region matches the one cut from the whole frame.
+    """
+    to_source = cv2.invertAffineTransform(pixel_to_crop)
+    to_source[:, 2] -= origin
+    return cv2.warpAffine(pixels, to_source, size, flags=interpolation | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:

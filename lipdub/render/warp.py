@@ -13,27 +13,10 @@ import cv2
 import numpy as np
 
 from lipdub.face import geometry
+from lipdub.face.geometry import invert_affine_2x3  # noqa: F401 - used here and by the compositors as warp.invert_affine_2x3
 from lipdub.render.atlas import CropGeometry
 
 BBox = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive) in frame pixels
-
-
-def invert_affine_2x3(matrix: np.ndarray) -> np.ndarray:
-    """Closed-form inverse of 2x3 affines ``(..., 2, 3)``.
-
-    Same result as ``geometry.invert_affine`` but without LAPACK: on a 2-core machine OpenBLAS
-    worker threads keep spinning after even a 2x2 ``inv`` and were measured to halve the speed
-    of the OpenCV calls that follow in the per-frame path.
-    """
-    m = np.asarray(matrix, dtype=np.float64)
-    a, b, c = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
-    d, e, f = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
-    det = a * e - b * d
-    det = np.where(np.abs(det) < 1e-12, 1e-12, det)
-    ia, ib, id_, ie = e / det, -b / det, -d / det, a / det
-    row0 = np.stack([ia, ib, -(ia * c + ib * f)], axis=-1)
-    row1 = np.stack([id_, ie, -(id_ * c + ie * f)], axis=-1)
-    return np.stack([row0, row1], axis=-2)
 
 
 def canonical_to_frame(landmarks: np.ndarray, template: np.ndarray) -> np.ndarray:

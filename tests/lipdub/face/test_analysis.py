@@ -161,3 +161,22 @@ def test_real_clips(shared_media):
         assert not a.cut_before.any(), clip.name
         opening = a.mouth_measurements()[a.valid, 0]
         assert opening.max() - opening.min() > 0.05, clip.name  # the mouth moves
+
+
+def test_observer_sees_full_frames_from_the_same_decode(talking_video):
+    path = talking_video[0]
+    seen = []
+
+    def observe(index, frame, faces):
+        seen.append((index, frame.shape, [(track, landmarks.copy()) for track, landmarks in faces]))
+
+    watched = analyze_faces(path, max_side=160, observer=observe)
+    plain = analyze_faces(path, max_side=160)
+    # Watching changes nothing in the analysis; the observer gets every frame at full size.
+    assert np.array_equal(watched.landmarks, plain.landmarks) and np.array_equal(watched.valid, plain.valid)
+    assert [index for index, _, _ in seen] == list(range(len(plain.valid)))
+    assert all(shape == (240, 320, 3) for _, shape, _ in seen)
+    # Landmarks come in full-resolution pixels (the analysis's own are smoothed: a few pixels apart).
+    index, _, faces = seen[10]
+    assert len(faces) == 1 and faces[0][0] == plain.speaker_track
+    assert np.abs(faces[0][1] - plain.landmarks[index]).max() < 4.0

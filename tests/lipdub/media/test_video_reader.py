@@ -13,7 +13,7 @@ from _media_fixtures import (
 
 from lipdub.errors import InputError
 from lipdub.media.probe import probe_video
-from lipdub.media.video_reader import iter_frames, scaled_size
+from lipdub.media.video_reader import iter_frame_pairs, iter_frames, scaled_size
 
 
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
@@ -112,3 +112,17 @@ def test_rotation_helpers_match_numpy(monkeypatch, use_cv2):
         assert np.array_equal(_av.rotate_to_storage(upright, rotation), image)
     view = image[::2, ::2]
     assert np.array_equal(_av.rotate_to_display(view, 90), np.rot90(view, -1))
+
+
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_frame_pairs_are_the_small_and_full_frames_of_one_decode(tmp_path, rotation):
+    path = write_video(tmp_path / "v.mp4", 4, width=128, height=96, rotation=rotation)
+    pairs = list(iter_frame_pairs(path, max_side=64))
+    small, full = list(iter_frames(path, max_side=64)), list(iter_frames(path))
+    assert len(pairs) == len(small) == len(full) == 4
+    for pair, s, f in zip(pairs, small, full):
+        assert np.array_equal(pair.small, s) and np.array_equal(pair.full, f)
+    assert_marker_top_left(pairs[0].full)
+    # No downscale needed: one array serves as both.
+    same = next(iter_frame_pairs(path, max_side=1000))
+    assert same.small is same.full
