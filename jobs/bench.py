@@ -112,7 +112,10 @@ def timed_dub(source: Path, dub: Path, folder: Path, memory: PeakTreeMemory) -> 
     return result, seconds, memory
 
 
-def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: Path | None = None) -> dict[str, Any]:
+def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: Path | None = None,
+              warm: bool = False) -> dict[str, Any]:
+    """Cold: ``lipdub dub`` of the clip, Ray's start-up included, against a plain re-encode in
+    the same run. ``warm``: then the clip again through stages already up (`jobs.bench_warm`)."""
     folder = folder or Path(tempfile.mkdtemp(prefix="lipdub-bench-"))
     source, dub = build_bench_clip(folder, seconds, shared_media)
     n_frames = probe_video(str(source)).n_frames
@@ -122,6 +125,13 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
         # RSS only, every 2 s: PSS sampling would slow the pipeline it times (see PeakTreeMemory);
         # `lipdub bench-memory` measures memory properly.
         result, pipeline_s, memory = timed_dub(source, dub, folder, PeakTreeMemory(interval_s=2.0, pss=False))
+    warm_figures: dict[str, Any] = {}
+    if warm:
+        from jobs.bench_warm import warm_dub_seconds
+
+        warmup = build_bench_clip(folder / "warmup", min(5.0, seconds), shared_media)
+        warm_figures = warm_dub_seconds(source, dub, warmup, folder)
+        warm_figures["warm_ratio"] = warm_figures["warm_s"] / baseline_s
     stage_seconds = {stage: float(result.get(f"seconds_{stage}") or 0.0) for stage in STAGES}
     stage_cpu = {stage: float(result.get(f"cpu_seconds_{stage}") or 0.0) for stage in STAGES}
     total_stage = sum(stage_seconds.values()) or 1.0
@@ -156,4 +166,5 @@ def run_bench(seconds: float = 60.0, shared_media: Path | None = None, folder: P
         # Driver + Ray's processes (raylet, workers, actors), RSS summed, sampled every 2 s.
         "pipeline_peak_tree_rss_mb": memory.mib if PeakTreeMemory.supported() else None,
         "folder": str(folder),
+        **warm_figures,
     }

@@ -65,10 +65,10 @@ def _config_for(base: PipelineConfig, compositor: str, gpus: float) -> PipelineC
 
 def _time_composite(row: dict[str, Any], config: PipelineConfig) -> tuple[float, int]:
     """Seconds the compositor takes over the segment's frames (decoded beforehand), and frames."""
-    from lipdub.media.frame_range import iter_frame_range
     from lipdub.render.atlas import MouthAtlas
     from lipdub.render.plan import RenderPlan
     from lipdub.render.renderer import MouthCompositor
+    from lipdub.render.source_frames import frames_for_timeline
     from lipdub.work_store import fetch_member
     from operators.render import RenderOperator
 
@@ -76,19 +76,16 @@ def _time_composite(row: dict[str, Any], config: PipelineConfig) -> tuple[float,
     atlas = MouthAtlas(str(fetch_member(row["atlas_uri"])))
     start, stop = int(row["segment_start"]), int(row["segment_stop"])
     fps = Fraction(row["fps_num"], row["fps_den"])
-    sources = {int(i): None for i in plan.source_index[start:stop]}
-    low, high = min(sources), max(sources)
-    for index, frame in zip(range(low, high + 1), iter_frame_range(row["video_uri"], low, high + 1, fps)):
-        if index in sources:
-            sources[index] = frame
+    # Decoded beforehand, in output order, so only the compositor is timed.
+    frames = list(frames_for_timeline(row["video_uri"], plan.source_index[start:stop], fps, config.render.max_buffered_frames))
     operator = RenderOperator(config)
     operator.setup()
     compositor = MouthCompositor(atlas, plan, painter=operator.painter(atlas))
-    compositor.render(start, sources[int(plan.source_index[start])])  # warm-up: crops to the device, kernels
+    compositor.render(start, frames[0])  # warm-up: crops to the device, kernels
     synchronise = _synchroniser(config)
     started = time.perf_counter()
-    for t in range(start, stop):
-        compositor.render(t, sources[int(plan.source_index[t])])
+    for t, frame in zip(range(start, stop), frames):
+        compositor.render(t, frame)
     synchronise()
     return time.perf_counter() - started, stop - start
 

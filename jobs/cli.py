@@ -415,13 +415,14 @@ def bench(
     seconds: float = typer.Option(60.0, help="Length of the benchmark clip."),
     shared_media: Optional[Path] = typer.Option(None, help="../shared/media folder to build the clip from (default: found beside the project, else the project's own sample)."),
     out_dir: Optional[Path] = typer.Option(None, help="Keep the clip and outputs here."),
+    warm: bool = typer.Option(False, "--warm", help="Also time the clip through stages already up (a running server's case), after a 5 s warm-up clip."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Time the full pipeline against a plain decode + libx264 re-encode of the same 1280x720 clip."""
     setup_logging(verbose)
     from jobs.bench import run_bench
 
-    report = run_bench(seconds, _bench_media(shared_media), out_dir)
+    report = run_bench(seconds, _bench_media(shared_media), out_dir, warm=warm)
     typer.echo(json.dumps(report, indent=2, default=float))
 
 

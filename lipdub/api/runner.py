@@ -30,6 +30,7 @@ from lipdub.api.schemas import TERMINAL_STATES
 from lipdub.api_settings import ApiSecrets
 from lipdub.api.views import batch_status, dub_status, fields_from_result_row
 from lipdub.config import PipelineConfig
+from operators.base import describe_error
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class DubRunner:
         try:
             outcome = await self.running[request_id]
         except Exception as failure:  # noqa: BLE001 - any end of the task ends the request
-            error = f"the run stopped: {failure.__class__.__name__}: {str(failure).splitlines()[0][:300] if str(failure) else ''}"
+            error = f"the run stopped: {describe_error(failure)}"
             log.warning("%s: %s", request_id, error)
         finally:
             self.running.pop(request_id, None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import ray
 from lipdub.catalog import Catalog, catalog_item_row
 from lipdub.config import PipelineConfig
 from pipelines.catalog_run import run_catalog
-from pipelines.warm_pipeline import WarmPipeline, stream_through
+from pipelines.warm_pipeline import IDLE_ACTOR_CPU_SHARE, WarmPipeline, stream_through, warm_config
 
 
 @pytest.fixture
@@ -71,3 +72,22 @@ def test_rows_already_in_the_pipeline_cannot_be_submitted_twice(warm, demo_input
     with pytest.raises(ray.exceptions.RayTaskError, match="already in the pipeline"):
         ray.get(warm.submit.remote([row]))
     ray.get(warm.cancel.remote(["twice"]))
+
+
+def test_always_up_actors_leave_their_cores_to_render():
+    config = PipelineConfig()
+    config = config.with_overrides(resources={**config.resources, "render": replace(config.resources["render"], num_gpus=0.25)})
+    warm = warm_config(config)
+    for stage, wanted in config.resources.items():
+        got = warm.resources[stage]
+        if wanted.pool_size:  # an actor stage: a share of its CPUs, the rest as asked
+            assert got.num_cpus == wanted.num_cpus * IDLE_ACTOR_CPU_SHARE
+            assert (got.memory_mb, got.pool_size, got.num_gpus) == (wanted.memory_mb, wanted.pool_size, wanted.num_gpus)
+        else:
+            assert got == wanted
+    # On the default 4 logical CPUs the actors' shares leave room for three render segments at once,
+    # as a per-run execution gets once its actor stages are done.
+    actors = sum(r.num_cpus * r.pool_size for r in warm.resources.values() if r.pool_size)
+    assert int((4.0 - actors) // warm.resources["render"].num_cpus) == 3
+    # Resources are not part of what an output depends on.
+    assert warm.output_fingerprint_salt() == config.output_fingerprint_salt()
