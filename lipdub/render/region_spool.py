@@ -14,6 +14,7 @@ frames only (``evicted`` says which case it is).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -129,10 +130,8 @@ class RegionSpool:
     def close(self) -> None:
         """Close and delete the spool file."""
         self._file.close()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(self.path)
-        except FileNotFoundError:
-            pass
 
     def __enter__(self) -> "RegionSpool":
         return self
