@@ -149,12 +149,10 @@ class RegionSpool:
         starts[1:] = (tracks[1:] != tracks[:-1]) | (frames[1:] != frames[:-1] + 1)
         run_id = np.cumsum(starts) - 1
         metrics = np.array([r.metrics for r in regions], dtype=np.float32)
-        budget = max(1, min(self.max_regions, len(regions)) // 2)
-        kept_positions = choose_atlas_frames(metrics, run_id, budget)
-        if self._alive_bytes > self.max_bytes:
-            # Bytes, not count, overflowed: drop more, in the same order of preference.
-            share = self.max_bytes / (2.0 * self._alive_bytes)
-            kept_positions = choose_atlas_frames(metrics, run_id, max(1, int(len(regions) * share)))
+        budget = min(self.max_regions, len(regions)) // 2
+        if self._alive_bytes > self.max_bytes:  # large faces: half the byte cap's worth of regions
+            budget = min(budget, int(len(regions) * self.max_bytes / (2.0 * self._alive_bytes)))
+        kept_positions = choose_atlas_frames(metrics, run_id, max(1, budget))
         kept = sorted((regions[i] for i in kept_positions), key=lambda r: (r.frame, r.track))
         self._rewrite(kept)
         log.info("region spool: kept %d of %d regions (%.0f MB)", len(kept), len(regions), self._alive_bytes / 1e6)
