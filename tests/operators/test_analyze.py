@@ -4,7 +4,7 @@ import pytest
 
 from lipdub.errors import InputError
 from lipdub.face.analysis import FaceAnalysis
-from operators.analyze import AnalyzeOperator, parse_speaker_point
+from operators.analyze import SPOOL_DIR, AnalyzeOperator, parse_speaker_point
 
 
 def test_analysis_finds_the_face_and_builds_an_atlas(analyzed_row):
@@ -13,6 +13,9 @@ def test_analysis_finds_the_face_and_builds_an_atlas(analyzed_row):
     assert faces.valid.mean() > 0.9
     assert analyzed_row["speaker_found_share"] > 0.9
     assert Path(analyzed_row["atlas_uri"]).is_dir()
+    # The face regions kept for the atlas (one decode) are not part of the published analysis.
+    published = {path.name for path in Path(analyzed_row["atlas_uri"]).parent.iterdir()}
+    assert SPOOL_DIR not in published and "faces.npz" in published
 
 
 def test_a_second_item_on_the_same_video_reuses_the_analysis(stage_config, probed_row, analyzed_row):
