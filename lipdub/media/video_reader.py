@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple, TypeVar
 
 import av
 import numpy as np
@@ -28,6 +28,8 @@ from lipdub.media._av import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 __all__ = ["FramePair", "SourceFrame", "iter_frame_pairs", "iter_frames", "scaled_size"]
 
@@ -52,8 +54,9 @@ def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _decoded(path: str | os.PathLike[str]) -> Iterator[tuple[av.VideoFrame, int]]:
-    """Decoded pictures of the first video stream with their clockwise display rotation."""
+def _decoded(path: str | os.PathLike[str], convert: Callable[[av.VideoFrame, int], T]) -> Iterator[T]:
+    """``convert(picture, clockwise display rotation)`` of each decoded picture of the first video
+    stream, in order; decoding and conversion errors alike become `InputError`."""
     p = os.fspath(path)
     with open_input(p) as container:
         streams = [s for s in container.streams.video
@@ -73,8 +76,9 @@ def _decoded(path: str | os.PathLike[str]) -> Iterator[tuple[av.VideoFrame, int]
                     if rotation is None:
                         rotation = tag_rotation or 0
                     log.debug("decoding %s: %dx%d rot=%d", p, frame.width, frame.height, rotation)
+                converted = convert(frame, rotation)
                 index += 1
-                yield frame, rotation
+                yield converted
         except AV_ERRORS as exc:
             raise InputError(f"{p}: video cannot be decoded at frame {index} ({describe(exc)})") from exc
         if index == 0:
@@ -96,9 +100,11 @@ def iter_frames(path: str | os.PathLike[str], *, max_side: int | None = None, na
     comes as a `SourceFrame` (RGB and the decoder's picture).
     Raises `InputError` if the file cannot be opened, has no video, or fails to decode.
     """
-    for frame, rotation in _decoded(path):
+    def convert(frame: av.VideoFrame, rotation: int) -> np.ndarray | SourceFrame:
         upright = rotate_to_display(_rgb(frame, scaled_size(frame.width, frame.height, max_side)), rotation)
-        yield SourceFrame(upright, frame, rotation) if native else upright
+        return SourceFrame(upright, frame, rotation) if native else upright
+
+    return _decoded(path, convert)
 
 
 class FramePair(NamedTuple):
@@ -115,8 +121,10 @@ def iter_frame_pairs(path: str | os.PathLike[str], *, max_side: int | None = Non
     swscale call), so analysis results do not depend on which of the two fed them; when no
     downscale is needed both are the same array.
     """
-    for frame, rotation in _decoded(path):
+    def convert(frame: av.VideoFrame, rotation: int) -> FramePair:
         full = rotate_to_display(_rgb(frame, (frame.width, frame.height)), rotation)
         size = scaled_size(frame.width, frame.height, max_side)
         small = full if size == (frame.width, frame.height) else rotate_to_display(_rgb(frame, size), rotation)
-        yield FramePair(small, full)
+        return FramePair(small, full)
+
+    return _decoded(path, convert)
