@@ -16,6 +16,11 @@ from typing import Any
 
 from lipdub.api_settings import ApiConfig
 
+# Changed whenever code (not settings) changes what an output video looks like, so that resumed
+# and nightly runs redo outputs made before the change; analyses are keyed apart and stay cached.
+# 2026-12-07: mouth width follows the speaker's own opening-width coupling (models.motion.WidthCoupling).
+OUTPUT_REVISION = "2026-12-07.width-coupling"
+
 
 @dataclass(frozen=True)
 class StageResources:
@@ -192,6 +197,7 @@ class PipelineConfig:
             # A checkpoint retrained in place is another model: its file stamp is part of the salt.
             "motion_checkpoint_stamp": _checkpoint_stamp(self.motion_checkpoint),
             "version": __version__,
+            "output_revision": OUTPUT_REVISION,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -28,7 +28,7 @@ from lipdub.audio.features import SpeechFeatures
 from models.generator_inference import predict_motion
 from models.lip_shapes import canonical_lips, lip_metrics, reference_lips
 from models.lipsync_net import LipSyncGenerator, NetConfig
-from models.motion import RANGE_PRIOR_FRAMES, SpeakerRange, spread_or_typical, standardize, valid_measured
+from models.motion import DEFAULT_WIDTH_COUPLING, RANGE_PRIOR_FRAMES, SpeakerRange, WidthCoupling, spread_or_typical, standardize, valid_measured
 from models.motion_checkpoint import cached_checkpoint
 from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames, without_phones
 from models.motion_training import masked_pearson
@@ -48,6 +48,7 @@ class LearnedMotionModel:
         checkpoint: dict[str, Any],
         *,
         learned_share: float | None = None,
+        width_coupling: float | None = None,
         adapt_steps: int = 0,
         adapt_seconds: float = 5.0,
         adapt_learning_rate: float = 3e-4,
@@ -72,7 +73,13 @@ class LearnedMotionModel:
         # validation people when it was made), else an even blend.
         inference = checkpoint.get("inference") or {}
         self.learned_share = float(learned_share if learned_share is not None else inference.get("learned_share", 0.5))
-        self.rules = CalibratedMotionModel(min_pause_s=min_pause_s)
+        # The speaker's own opening-width coupling's gain on the blend's width (models.motion.
+        # WidthCoupling): given, else the checkpoint's, else the default chosen on validation people.
+        self.width_coupling = float(width_coupling if width_coupling is not None
+                                    else inference.get("width_coupling", DEFAULT_WIDTH_COUPLING))
+        # The coupling is applied once, to the blend: the rules inside it stay uncoupled.
+        self.rules = CalibratedMotionModel(min_pause_s=min_pause_s, width_coupling=0.0)
+        self.coupling = WidthCoupling()
         self.speaker = SpeakerRange.typical()
         # The speaker's measured [opening, width] mean and spread, which predictions take on.
         self._target = np.array([[0.1, 0.03], [0.47, 0.02]])
@@ -100,6 +107,7 @@ class LearnedMotionModel:
         if np.count_nonzero(rows < n_audio) >= 3:
             values = values[rows < n_audio]  # frames past the source's audio say nothing about speech
         # A source of a few frames has no spread of its own: it takes a typical speaker's.
+        self.coupling = WidthCoupling.from_measured(values)
         spread = [spread_or_typical(values[:, j], typical) for j, typical in enumerate(self.speaker.typical_spread)]
         self._target = np.stack([values.mean(axis=0), spread], axis=1)
 
@@ -150,7 +158,8 @@ class LearnedMotionModel:
         dub = dub if self.phones else without_phones(dub)
         blend = self.learned_share * standardize(self._metrics_per_frame(dub, n_frames, fps))
         blend += (1.0 - self.learned_share) * standardize(self.rules.predict(dub, n_frames, fps))
-        out = (self._target[:, 0] + self._target[:, 1] * standardize(blend)).astype(np.float32)
+        blend = self.coupling.apply(standardize(blend), self.width_coupling)
+        out = (self._target[:, 0] + self._target[:, 1] * blend).astype(np.float32)
         out = self.speaker.clip(out)
         rest = rest_frames(dub, n_frames, fps, self.min_pause_s)
         out[rest, 0] = self.speaker.rest_opening

@@ -17,11 +17,21 @@ from lipdub.errors import InputError
 if TYPE_CHECKING:
     from lipdub.audio.features import SpeechFeatures
 
-__all__ = ["MotionModel", "SpeakerRange", "valid_measured", "standardize", "spread_or_typical", "RANGE_PRIOR_FRAMES", "MIN_SPREAD_FRAMES"]
+__all__ = [
+    "MotionModel", "SpeakerRange", "WidthCoupling", "valid_measured", "standardize", "spread_or_typical",
+    "RANGE_PRIOR_FRAMES", "MIN_SPREAD_FRAMES", "COUPLING_PRIOR_FRAMES", "DEFAULT_WIDTH_COUPLING",
+]
 
 # How many frames of evidence the typical adult's mouth range counts as when a speaker's own
 # range is measured (one second at 25 fps): short sources lean on it, long ones outweigh it.
 RANGE_PRIOR_FRAMES = 25.0
+# How many frames of evidence "no coupling" counts as when a speaker's own opening-width
+# correlation is measured (one second at 25 fps): a 1 s source keeps half of its measured
+# coupling, a 5 s source 83%. With the gain below, chosen on the validation people (fast protocol,
+# 2026-12-07: 25/100/300 frames x gains 0.5-100; v2's width r 0.363 -> 0.487, opening unchanged).
+COUPLING_PRIOR_FRAMES = 25.0
+# Gain of that coupling on predicted width (WidthCoupling.apply).
+DEFAULT_WIDTH_COUPLING = 4.0
 # Fewer measured frames than this (0.4 s at 25 fps) say nothing about how far a mouth moves.
 MIN_SPREAD_FRAMES = 10
 
@@ -154,3 +164,36 @@ def spread_or_typical(values: np.ndarray, typical: float, min_frames: int = MIN_
     move less than the typical range suggests."""
     values = np.asarray(values, dtype=np.float64)
     return float(values.std()) if len(values) >= min_frames else float(typical)
+
+
+@dataclass(frozen=True)
+class WidthCoupling:
+    """How this speaker's mouth width moves with its opening (Pearson r over the source's frames,
+    shrunk toward 0 as the source gets shorter).
+
+    Why: on people no model saw, predicted width timing (rounding, spreading) often runs against
+    the speaker's own habit (for some the inner corners part as the jaw drops, for others they
+    close in), while opening is predicted well. Width taken partly from the predicted opening, with
+    the sign and size of the speaker's own coupling, carries that habit to the dub.
+    """
+
+    correlation: float = 0.0
+
+    @classmethod
+    def from_measured(cls, values: np.ndarray, prior_frames: float = COUPLING_PRIOR_FRAMES) -> "WidthCoupling":
+        """``values``: the source's measured [opening, width] rows (finite)."""
+        values = np.asarray(values, dtype=np.float64)
+        if len(values) < MIN_SPREAD_FRAMES or values[:, 0].std() < 1e-9 or values[:, 1].std() < 1e-9:
+            return cls(0.0)
+        r = float(np.corrcoef(values[:, 0], values[:, 1])[0, 1])
+        return cls(r * len(values) / (len(values) + prior_frames))
+
+    def apply(self, targets_z: np.ndarray, gain: float) -> np.ndarray:
+        """Standardised [opening, width] -> the same with ``gain x correlation x opening`` added
+        to the width, restandardised (gain 0 or no measured coupling: unchanged; the shrunk
+        correlation keeps a short source's width close to the model's own)."""
+        out = np.array(targets_z, dtype=np.float64, copy=True)
+        if gain <= 0.0 or self.correlation == 0.0 or len(out) == 0:
+            return out
+        out[:, 1] = standardize(out[:, 1] + gain * self.correlation * out[:, 0])
+        return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lipdub.audio.features import FEATURE_RATE, SpeechFeatures, frames_at
-from models.motion import RANGE_PRIOR_FRAMES, SpeakerRange, spread_or_typical, standardize, valid_measured
+from models.motion import DEFAULT_WIDTH_COUPLING, RANGE_PRIOR_FRAMES, SpeakerRange, WidthCoupling, spread_or_typical, standardize, valid_measured
 from models.viseme_rules import VisemeRulesModel, speech_gate
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,7 @@ class CalibratedMotionModel:
         min_fit_s: float = 1.5,
         min_pause_s: float = 0.3,
         cv_margin: float = 0.25,
+        width_coupling: float | None = None,
         features: CalibrationFeatures | None = None,
     ) -> None:
         self.features = features or CalibrationFeatures()
@@ -184,6 +185,9 @@ class CalibratedMotionModel:
         self.range_prior_frames = range_prior_frames
         self.min_fit_s = min_fit_s
         self.min_pause_s = min_pause_s
+        # Gain of the speaker's own opening-width coupling on predicted width (models.motion.WidthCoupling).
+        self.width_coupling = DEFAULT_WIDTH_COUPLING if width_coupling is None else float(width_coupling)
+        self.coupling = WidthCoupling()
         d = len(self.features.names) * len(self.features.context_s)
         self._prior = {"opening": np.zeros(d), "width": np.zeros(d)}
         self._prior["opening"][self.features.column("openness")] = 0.4
@@ -211,6 +215,7 @@ class CalibratedMotionModel:
         design = design_all[rows]
         target = np.asarray(measured, dtype=np.float64)[rows]
         typical_spread = self.speaker.typical_spread
+        self.coupling = WidthCoupling.from_measured(target)
         for j, key in enumerate(("opening", "width")):
             y = target[:, j]
             self._target_stats[key] = (float(y.mean()), spread_or_typical(y, typical_spread[j]))
@@ -234,12 +239,18 @@ class CalibratedMotionModel:
         if n_frames <= 0:
             return np.zeros((0, 2), np.float32)
         design = self.features.design(dub, n_frames, fps)
+        pred_z = np.empty((n_frames, 2), np.float64)
+        for j, key in enumerate(("opening", "width")):
+            p_mean, p_std = self._pred_stats[key]
+            pred_z[:, j] = (design @ self._weights[key] - p_mean) / p_std
+        if self.width_coupling > 0.0 and self.coupling.correlation != 0.0:
+            # Restandardised: the coupled width keeps the spread the source's predictions had.
+            width_level = pred_z[:, 1].mean(), pred_z[:, 1].std()
+            pred_z[:, 1] = width_level[0] + width_level[1] * self.coupling.apply(pred_z, self.width_coupling)[:, 1]
         out = np.empty((n_frames, 2), np.float32)
         for j, key in enumerate(("opening", "width")):
-            pred = design @ self._weights[key]
-            p_mean, p_std = self._pred_stats[key]
             t_mean, t_std = self._target_stats[key]
-            out[:, j] = t_mean + t_std * (pred - p_mean) / p_std
+            out[:, j] = t_mean + t_std * pred_z[:, j]
         out = self.speaker.clip(out)
         rest = rest_frames(dub, n_frames, fps, self.min_pause_s)
         out[rest, 0] = self.speaker.rest_opening

@@ -105,3 +105,22 @@ def test_the_network_on_a_gpu_predicts_what_it_predicts_on_the_cpu(tiny_state, s
         model.fit_speaker(source, measured, 25.0, landmarks=_talking_landmarks(measured))
         predictions.append(model.predict(dub, 125, 25.0))
     assert np.allclose(predictions[0], predictions[1], atol=1e-4)
+
+
+def test_the_blends_width_takes_the_speakers_opening_width_coupling(tiny_state, source_and_dub):
+    source, dub = source_and_dub
+    rng = np.random.default_rng(3)
+    opening = 0.05 + 0.1 * rng.random(150)
+    measured = np.stack([opening, 0.5 - 0.4 * opening + 0.002 * rng.random(150)], axis=1)  # corners close in
+    landmarks = _talking_landmarks(measured)
+    coupled, plain = LearnedMotionModel(tiny_state), LearnedMotionModel(tiny_state, width_coupling=0.0)
+    assert coupled.width_coupling == 4.0  # the default, the checkpoint sets none
+    for model in (coupled, plain):
+        model.fit_speaker(source, measured, 25.0, landmarks=landmarks)
+    assert coupled.coupling.correlation < -0.8
+    assert coupled.rules.width_coupling == 0.0  # coupled once, on the blend
+    ours, theirs = coupled.predict(dub, 125, 25.0), plain.predict(dub, 125, 25.0)
+    speaking = ~np.isclose(ours[:, 0], coupled.speaker.rest_opening)
+    assert np.array_equal(ours[:, 0], theirs[:, 0])  # opening untouched
+    r = lambda t: np.corrcoef(t[speaking, 0], t[speaking, 1])[0, 1]  # noqa: E731
+    assert r(ours) < r(theirs) - 0.2 and r(ours) < -0.5

@@ -69,3 +69,34 @@ def test_a_spread_needs_enough_frames_to_be_measured() -> None:
     assert spread_or_typical(np.array([0.5]), typical=0.02) == 0.02
     values = np.random.default_rng(5).normal(0.0, 0.1, 100)
     assert spread_or_typical(values, typical=0.02) == pytest.approx(values.std())
+
+
+def test_width_coupling_carries_the_speakers_own_sign_and_shrinks_on_short_sources() -> None:
+    from models.motion import WidthCoupling
+
+    rng = np.random.default_rng(7)
+    opening = rng.random(500)
+    widening = np.stack([opening, 0.4 + 0.1 * opening + 0.01 * rng.random(500)], axis=1)
+    narrowing = np.stack([opening, 0.5 - 0.1 * opening + 0.01 * rng.random(500)], axis=1)
+    assert WidthCoupling.from_measured(widening).correlation > 0.75
+    assert WidthCoupling.from_measured(narrowing).correlation < -0.75
+    # Shorter sources keep less of the same coupling; too few frames keep none.
+    lengths = [WidthCoupling.from_measured(widening[:n]).correlation for n in (500, 125, 30)]
+    assert lengths[0] > lengths[1] > lengths[2] > 0
+    assert WidthCoupling.from_measured(widening[:5]).correlation == 0.0
+    assert WidthCoupling.from_measured(np.stack([opening, np.full(500, 0.5)], axis=1)).correlation == 0.0
+
+
+def test_width_coupling_moves_width_toward_the_coupled_opening() -> None:
+    from models.motion import WidthCoupling, standardize
+
+    rng = np.random.default_rng(8)
+    targets = standardize(rng.normal(size=(300, 2)))
+    coupling = WidthCoupling(-0.8)
+    assert np.array_equal(coupling.apply(targets, 0.0), targets)
+    assert np.array_equal(WidthCoupling(0.0).apply(targets, 4.0), targets)
+    r = [np.corrcoef(coupling.apply(targets, gain)[:, 1], targets[:, 0])[0, 1] for gain in (0.5, 2.0, 8.0)]
+    assert 0 > r[0] > r[1] > r[2] > -1.0  # more gain: width follows the (negated) opening more
+    coupled = coupling.apply(targets, 2.0)
+    assert np.array_equal(coupled[:, 0], targets[:, 0])
+    assert coupled[:, 1].mean() == pytest.approx(0.0, abs=1e-9) and coupled[:, 1].std() == pytest.approx(1.0, abs=1e-3)

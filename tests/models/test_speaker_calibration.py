@@ -115,3 +115,27 @@ def test_a_one_frame_source_uses_the_general_model(source_and_dub) -> None:
     assert np.isfinite(out).all()
     assert out[:, 0].std() > 0.01  # the mouth moves with the dub, in a typical speaker's range
     assert abs(np.median(out[:, 1]) - 0.48) < 0.03
+
+
+def test_width_follows_the_speakers_own_opening_width_coupling(source_and_dub) -> None:
+    """A speaker whose inner corners close in as the mouth opens: the coupled width does too."""
+    source, dub = source_and_dub
+    rng = np.random.default_rng(9)
+    n_src, n_dub = int(source.duration_s * FPS), int(dub.duration_s * FPS)
+
+    def narrowing_speaker(features: SpeechFeatures, n: int) -> np.ndarray:
+        mouth = _speaker_mouth(features, n, rng)
+        mouth[:, 1] = 0.52 - 0.3 * mouth[:, 0] + 0.002 * rng.standard_normal(n)
+        return mouth
+
+    measured, truth = narrowing_speaker(source, n_src), narrowing_speaker(dub, n_dub)
+    width_r = {}
+    for gain in (0.0, 4.0):
+        model = CalibratedMotionModel(width_coupling=gain, cv_margin=-10.0)  # the prior's weights: rules_width
+        model.fit_speaker(source, measured, FPS)
+        assert model.coupling.correlation < -0.8
+        out = model.predict(dub, n_dub, FPS)
+        speaking = ~np.isclose(out[:, 0], model.speaker.rest_opening)
+        width_r[gain] = np.corrcoef(out[speaking, 1], truth[speaking, 1])[0, 1]
+    assert width_r[4.0] > width_r[0.0] + 0.2
+    assert width_r[4.0] > 0.5
