@@ -50,8 +50,9 @@ def _clip_seconds(path: Path) -> float:
 
 
 def select_clips(group: str, media: Path, per_person: int, min_seconds: float,
-                 split: dict[str, Any] | None = None) -> tuple[list[tuple[str, str, Path]], list[dict[str, str]]]:
-    """The group's clips to evaluate, and the ones left out (missing, too short) with why."""
+                 split: dict[str, Any] | None = None) -> tuple[list[tuple[str, str, Path, float]], list[dict[str, str]]]:
+    """The group's clips to evaluate as (person, kind, path, seconds), and the ones left out
+    (missing, too short) with why."""
     chosen, left_out = [], []
     for person, kind, path in clips_of(group, media, split, per_person=per_person):
         if not path.exists():
@@ -59,15 +60,21 @@ def select_clips(group: str, media: Path, per_person: int, min_seconds: float,
         elif (seconds := _clip_seconds(path)) < min_seconds:
             left_out.append({"clip": path.stem, "person": person, "why": f"{seconds:.1f} s < {min_seconds:.1f} s"})
         else:
-            chosen.append((person, kind, path))
+            chosen.append((person, kind, path, seconds))
     return chosen, left_out
 
 
+# Halves at least this long make the "long_halves" subset: a correlation over a 1.5 s half can swing
+# by 0.6 between outputs 45 dB apart (38 frames), so the shortest clips carry most of the noise.
+LONG_HALF_SECONDS = 4.0
+
+
 def summarise(per_clip: dict[str, dict[str, Any]], people: dict[str, tuple[str, str]], variants: list[str],
-              seen: set[str] | None = None) -> dict[str, Any]:
+              seen: set[str] | None = None, seconds: dict[str, float] | None = None) -> dict[str, Any]:
     """Means over people of each variant's figures: ``{"all"|"real"|"generated": {variant: {metric: mean}}}``,
     plus ``"never_trained_on"`` when ``seen`` (clips some compared checkpoint trained on) is given:
-    the people none of the compared checkpoints saw.
+    the people none of the compared checkpoints saw, and ``"long_halves"`` when ``seconds`` (clip ->
+    its whole length) is given: only the clips whose halves last ``LONG_HALF_SECONDS`` or more.
 
     ``people``: clip -> (person, kind). Failed clips and NaN figures are left out.
     """
@@ -76,6 +83,8 @@ def summarise(per_clip: dict[str, dict[str, Any]], people: dict[str, tuple[str, 
     if seen is not None:
         seen_people = {people[c][0] for c in people if c in seen}
         subsets["never_trained_on"] = lambda clip: people[clip][0] not in seen_people
+    if seconds is not None:
+        subsets["long_halves"] = lambda clip: seconds.get(clip, 0.0) / 2.0 >= LONG_HALF_SECONDS
     out: dict[str, Any] = {}
     for subset, chosen in subsets.items():
         out[subset] = {}
@@ -126,13 +135,15 @@ def run_people_eval(
     chosen, left_out = select_clips(group, Path(media), per_person, min_seconds, split)
     if not chosen:
         raise ValueError(f"no clip of the {group} people under {media}")
-    people = {path.stem: (person, kind) for person, kind, path in chosen}
+    people = {path.stem: (person, kind) for person, kind, path, _ in chosen}
+    seconds = {path.stem: length for _, _, path, length in chosen}
     runner = _fast_figures if fast else _rendered_figures
-    per_clip, variants = runner([path for _, _, path in chosen], checkpoints, work_root, out_dir, base_config)
-    summary = summarise(per_clip, people, variants, seen=trained_on(checkpoints))
+    per_clip, variants = runner([path for _, _, path, _ in chosen], checkpoints, work_root, out_dir, base_config)
+    summary = summarise(per_clip, people, variants, seen=trained_on(checkpoints), seconds=seconds)
     _log_summary(group, summary, fast)
     return {"split": group, "mode": "fast (motion only)" if fast else "rendered", "clips": per_clip,
-            "people": {clip: {"person": p, "kind": k} for clip, (p, k) in people.items()}, "left_out": left_out,
+            "people": {clip: {"person": p, "kind": k, "seconds": round(seconds[clip], 2)} for clip, (p, k) in people.items()},
+            "left_out": left_out,
             "checkpoints": checkpoints, "trained_on_here": sorted(trained_on(checkpoints) & set(people)), "summary": summary}
 
 

@@ -50,3 +50,15 @@ def test_summary_of_people_no_compared_checkpoint_trained_on():
     assert summary["never_trained_on"]["v"]["people"] == 1  # A is out: one of its clips was seen
     assert math.isclose(summary["never_trained_on"]["v"]["opening"], 0.1)
     assert summary["all"]["v"]["outside_psnr_db"] == float("inf")  # untouched: the source itself
+
+
+def test_summary_of_clips_whose_halves_are_long_enough_to_trust():
+    per_clip = {c: {"v": {"opening": o, "width": 0.0, "jitter_ratio": 1.0, "outside_psnr_db": 50.0}}
+                for c, o in (("short", -0.5), ("long_a", 0.8), ("long_b", 0.6))}
+    people = {"short": ("S", "real"), "long_a": ("L", "real"), "long_b": ("M", "real")}
+    seconds = {"short": 3.0, "long_a": 8.0, "long_b": 12.5}  # halves of 1.5, 4 and 6.25 s
+    summary = summarise(per_clip, people, ["v"], seconds=seconds)
+    assert summary["long_halves"]["v"]["people"] == 2
+    assert math.isclose(summary["long_halves"]["v"]["opening"], 0.7)
+    assert math.isclose(summary["all"]["v"]["opening"], 0.3)
+    assert "long_halves" not in summarise(per_clip, people, ["v"])
