@@ -36,7 +36,9 @@ def _busy_and_total_ticks() -> tuple[int, int]:
 @dataclass
 class MachineCpu:
     """``with MachineCpu() as cpu: ...`` then ``cpu.busy_seconds`` (core-seconds, all processes),
-    ``cpu.wall_seconds`` and ``cpu.busy_share`` (of all cores over the wall time)."""
+    ``cpu.wall_seconds`` and ``cpu.busy_share`` (of the cores' time over the wall time; on a VM
+    the time the hypervisor stole is not counted as the cores', so the share can exceed
+    ``busy_seconds / (cores x wall_seconds)``)."""
 
     busy_seconds: float = 0.0
     wall_seconds: float = 0.0

@@ -21,9 +21,10 @@ def test_a_spinning_child_counts_as_busy_core_seconds():
     # Other processes may add to it; nothing can take away the child's second of CPU.
     assert cpu.busy_seconds >= 0.9
     assert cpu.busy_seconds <= cpu.wall_seconds * (os.cpu_count() or 1) + 0.1
-    # The share is of all cores over the same interval.
+    # The share is of the cores' own time over the same interval. On a VM the hypervisor's steal
+    # is not the cores' time, so the share can only be at least busy / (cores x wall), never above 1.
     cores = os.cpu_count() or 1
-    assert cpu.busy_share == pytest.approx(cpu.busy_seconds / (cores * cpu.wall_seconds), rel=0.25, abs=0.05)
+    assert cpu.busy_seconds / (cores * cpu.wall_seconds) - 0.05 <= cpu.busy_share <= 1.0
 
 
 @pytest.mark.parametrize(
