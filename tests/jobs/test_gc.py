@@ -55,7 +55,7 @@ def crash(run_dir: Path) -> None:
         (run_dir / name).unlink()
 
 
-@pytest.mark.slow
+@pytest.mark.long  # three dub runs, one interrupted (about a minute): the long tier
 def test_gc_after_three_runs_one_crashed_keeps_all_that_is_needed(tmp_path, demo_inputs, ray_local, monkeypatch):
     monkeypatch.setenv("LIPDUB_NODE_CACHE", str(tmp_path / "node-cache"))
     source, dub = demo_inputs
