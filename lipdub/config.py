@@ -19,7 +19,8 @@ from lipdub.api_settings import ApiConfig
 # Changed whenever code (not settings) changes what an output video looks like, so that resumed
 # and nightly runs redo outputs made before the change; analyses are keyed apart and stay cached.
 # 2026-12-07: mouth width follows the speaker's own opening-width coupling (models.motion.WidthCoupling).
-OUTPUT_REVISION = "2026-12-07.width-coupling"
+# 2026-12-08: pauses rest the mouth at the width the speaker's closed mouth has (models.motion.closed_mouth_width).
+OUTPUT_REVISION = "2026-12-08.closed-mouth-rest-width"
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lipdub.errors import InputError
-from models.motion import MotionModel, SpeakerRange, spread_or_typical, valid_measured
+from models.motion import MotionModel, SpeakerRange, closed_mouth_width, spread_or_typical, valid_measured
 from models.registry import default_motion_model
 from models.viseme_rules import VisemeRulesModel
 
@@ -63,6 +63,24 @@ def test_the_range_leans_on_the_typical_one_less_as_the_source_grows() -> None:
     assert spans[0] == pytest.approx(typical, rel=0.05)
     assert typical < spans[1] < spans[2] < spans[3] <= own + 0.01
     assert abs(spans[3] - own) < 0.05 * own
+
+
+def test_the_resting_width_is_the_closed_mouths_width() -> None:
+    # A speaker whose inner corners spread as the lips close: closed (opening near 0) is the
+    # widest the mouth gets, so the width's 40th percentile would rest pauses far too narrow.
+    rng = np.random.default_rng(6)
+    opening = rng.uniform(0.0, 0.3, 400)
+    width = 0.55 - 0.4 * opening + rng.normal(0.0, 0.003, 400)
+    closed = width[opening <= np.percentile(opening, 10)]
+    assert closed_mouth_width(opening, width) == pytest.approx(np.median(closed))
+    speaker = SpeakerRange.from_measured(np.stack([opening, width], axis=1), prior_frames=0)
+    assert speaker.rest_width == pytest.approx(np.median(closed))
+    assert speaker.rest_width > np.percentile(width, 80)
+
+
+def test_too_few_closed_frames_fall_back_to_a_width_percentile() -> None:
+    opening, width = np.array([0.1, 0.2]), np.array([0.5, 0.4])
+    assert closed_mouth_width(opening, width) == pytest.approx(np.percentile(width, 40))
 
 
 def test_a_spread_needs_enough_frames_to_be_measured() -> None:
