@@ -211,12 +211,16 @@ class WidthCoupling:
         r = float(np.corrcoef(values[:, 0], values[:, 1])[0, 1])
         return cls(r * len(values) / (len(values) + prior_frames))
 
+    def acts(self, gain: float) -> bool:
+        """Whether ``apply`` with this gain changes anything (a gain and a measured coupling)."""
+        return gain > 0.0 and self.correlation != 0.0
+
     def apply(self, targets_z: np.ndarray, gain: float) -> np.ndarray:
         """Standardised [opening, width] -> the same with ``gain x correlation x opening`` added
         to the width, restandardised (gain 0 or no measured coupling: unchanged; the shrunk
         correlation keeps a short source's width close to the model's own)."""
         out = np.array(targets_z, dtype=np.float64, copy=True)
-        if gain <= 0.0 or self.correlation == 0.0 or len(out) == 0:
+        if not self.acts(gain) or len(out) == 0:
             return out
         out[:, 1] = standardize(out[:, 1] + gain * self.correlation * out[:, 0])
         return out

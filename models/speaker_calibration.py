@@ -243,7 +243,7 @@ class CalibratedMotionModel:
         for j, key in enumerate(("opening", "width")):
             p_mean, p_std = self._pred_stats[key]
             pred_z[:, j] = (design @ self._weights[key] - p_mean) / p_std
-        if self.width_coupling > 0.0 and self.coupling.correlation != 0.0:
+        if self.coupling.acts(self.width_coupling):
             # Restandardised: the coupled width keeps the spread the source's predictions had.
             width_level = pred_z[:, 1].mean(), pred_z[:, 1].std()
             pred_z[:, 1] = width_level[0] + width_level[1] * self.coupling.apply(pred_z, self.width_coupling)[:, 1]
