@@ -20,7 +20,8 @@ from lipdub.api_settings import ApiConfig
 # and nightly runs redo outputs made before the change; analyses are keyed apart and stay cached.
 # 2026-12-07: mouth width follows the speaker's own opening-width coupling (models.motion.WidthCoupling).
 # 2026-12-08: pauses rest the mouth at the width the speaker's closed mouth has (models.motion.closed_mouth_width).
-OUTPUT_REVISION = "2026-12-08.closed-mouth-rest-width"
+# 2026-12-08: the mouth starts moving 0.24 s before speech resumes after a pause (models.speaker_calibration.rest_mouth).
+OUTPUT_REVISION = "2026-12-08.speech-lead"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from models.motion import DEFAULT_WIDTH_COUPLING, RANGE_PRIOR_FRAMES, SpeakerRan
 from models.motion_checkpoint import cached_checkpoint
 from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames, without_phones
 from models.motion_training import masked_pearson
-from models.speaker_calibration import CalibratedMotionModel, rest_frames
+from models.speaker_calibration import SPEECH_LEAD_S, CalibratedMotionModel, rest_frames, rest_mouth
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,4 @@ class LearnedMotionModel:
         out = (self._target[:, 0] + self._target[:, 1] * blend).astype(np.float32)
         out = self.speaker.clip(out)
         rest = rest_frames(dub, n_frames, fps, self.min_pause_s)
-        out[rest, 0] = self.speaker.rest_opening
-        out[rest, 1] = self.speaker.rest_width
-        return out
+        return rest_mouth(out, rest, self.speaker.resting, int(round(SPEECH_LEAD_S * fps)))

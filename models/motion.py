@@ -114,6 +114,11 @@ class SpeakerRange:
         return replace(self, rest_width=rest_width, low_width=self.low_width + shift, high_width=self.high_width + shift)
 
     @property
+    def resting(self) -> np.ndarray:
+        """The resting mouth as a target row [opening, width]."""
+        return np.array([self.rest_opening, self.rest_width], np.float32)
+
+    @property
     def typical_spread(self) -> tuple[float, float]:
         """A speaking mouth's standard deviation of [opening, width] in this range (the rules'
         own assumption): what a source too short to measure a spread on takes."""

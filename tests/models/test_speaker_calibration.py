@@ -5,7 +5,7 @@ import pytest
 
 from lipdub.audio.features import SpeechFeatures, frames_at
 from lipdub.errors import InputError
-from models.speaker_calibration import CalibratedMotionModel, long_pause_mask
+from models.speaker_calibration import SPEECH_LEAD_S, CalibratedMotionModel, long_pause_mask, rest_frames, rest_mouth
 from models.viseme_rules import VisemeRulesModel
 
 FPS = 25.0
@@ -73,11 +73,36 @@ def test_pauses_give_the_resting_mouth(source_and_dub) -> None:
     model.fit_speaker(source, measured, FPS)
     n = int((dub.duration_s + 1.0) * FPS)
     out = model.predict(dub, n, FPS)
-    first_phone = dub.phones[0].start_s
-    lead_in = out[: int((first_phone - 0.15) * FPS)]
-    assert len(lead_in) > 3
-    assert np.allclose(lead_in[:, 0], model.speaker.rest_opening)
+    # Pauses rest, but for their last SPEECH_LEAD_S before speech resumes (the mouth prepares).
+    rest = rest_frames(dub, n, FPS, model.min_pause_s)
+    lead = int(round(SPEECH_LEAD_S * FPS))
+    resting = rest.copy()
+    for end in np.flatnonzero(np.diff(rest.astype(int)) == -1) + 1:
+        resting[max(end - lead, 0):end] = False
+    assert np.count_nonzero(resting) > 3
+    assert np.allclose(out[resting, 0], model.speaker.rest_opening)
     assert np.allclose(out[-int(FPS) :, 0], model.speaker.rest_opening)
+
+
+def test_the_mouth_prepares_for_speech_before_a_pause_ends() -> None:
+    speaking = np.array([[0.30, 0.60]] * 10, np.float32)
+    resting = np.array([0.0, 0.50], np.float32)
+    rest = np.zeros(10, bool)
+    rest[2:8] = True  # a pause inside speech
+    out = rest_mouth(speaking, rest, resting, lead_frames=3)
+    assert np.allclose(out[2:5], resting)  # the pause rests ...
+    ramp = out[4:9, 0]  # ... then opens in even steps toward the first spoken frame
+    assert np.allclose(np.diff(ramp), ramp[1] - ramp[0]) and ramp[1] > ramp[0]
+    assert np.allclose(out[:2], speaking[:2]) and np.allclose(out[8:], speaking[8:])
+
+
+def test_a_short_pause_keeps_a_resting_frame_and_a_trailing_pause_is_not_ramped() -> None:
+    speaking = np.full((8, 2), 0.3, np.float32)
+    resting = np.zeros(2, np.float32)
+    rest = np.array([0, 1, 1, 0, 0, 1, 1, 1], bool)
+    out = rest_mouth(speaking, rest, resting, lead_frames=5)
+    assert np.allclose(out[1], resting) and 0.0 < out[2, 0] < 0.3
+    assert np.allclose(out[5:], resting)  # after the audio ends nothing follows
 
 
 def test_long_pause_mask() -> None:
