@@ -29,7 +29,7 @@ def _row(item_id: str, demo_inputs, out: Path) -> dict:
                             base="", output_root=None)
 
 
-def test_requests_flow_into_one_execution_and_the_second_is_faster(warm, demo_inputs, tmp_path):
+def test_requests_flow_into_one_execution(warm, demo_inputs, tmp_path):
     seconds, summaries = [], []
     for index in range(2):
         out = tmp_path / f"out-{index}.mp4"
@@ -44,9 +44,9 @@ def test_requests_flow_into_one_execution_and_the_second_is_faster(warm, demo_in
     assert [summary.ok for summary in summaries] == [1, 1]
     stats = ray.get(warm.stats.remote())
     assert stats["executions"] == 1 and stats["in_flight"] == 0  # the same execution served both
-    # The second request found its stage actors loaded (and the source's analysis cached).
+    # The second request found its stage actors loaded (and the source's analysis cached). How
+    # much faster that makes it is `lipdub bench --warm`'s question, not a unit test's: logged only.
     logging.getLogger(__name__).info("warm pipeline: first request %.1f s, second %.1f s", *seconds)
-    assert seconds[1] < seconds[0], seconds
 
 
 def test_a_cancelled_item_stops_and_never_publishes(warm, demo_inputs, tmp_path):
