@@ -21,7 +21,8 @@ from lipdub.api_settings import ApiConfig
 # 2026-12-07: mouth width follows the speaker's own opening-width coupling (models.motion.WidthCoupling).
 # 2026-12-08: pauses rest the mouth at the width the speaker's closed mouth has (models.motion.closed_mouth_width).
 # 2026-12-08: the mouth starts moving 0.24 s before speech resumes after a pause (models.speaker_calibration.rest_mouth).
-OUTPUT_REVISION = "2026-12-08.speech-lead"
+# 2026-12-08: predicted targets pass a 3-tap Hann window (models.motion.smooth_track).
+OUTPUT_REVISION = "2026-12-08.smoothed-targets"
 
 
 @dataclass(frozen=True)

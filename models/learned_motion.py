@@ -28,7 +28,10 @@ from lipdub.audio.features import SpeechFeatures
 from models.generator_inference import predict_motion
 from models.lip_shapes import canonical_lips, lip_metrics, reference_lips
 from models.lipsync_net import LipSyncGenerator, NetConfig
-from models.motion import DEFAULT_WIDTH_COUPLING, RANGE_PRIOR_FRAMES, SpeakerRange, WidthCoupling, spread_or_typical, standardize, valid_measured
+from models.motion import (
+    DEFAULT_WIDTH_COUPLING, RANGE_PRIOR_FRAMES, SpeakerRange, WidthCoupling, smooth_track, spread_or_typical, standardize,
+    valid_measured,
+)
 from models.motion_checkpoint import cached_checkpoint
 from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames, without_phones
 from models.motion_training import masked_pearson
@@ -77,8 +80,8 @@ class LearnedMotionModel:
         # WidthCoupling): given, else the checkpoint's, else the default chosen on validation people.
         self.width_coupling = float(width_coupling if width_coupling is not None
                                     else inference.get("width_coupling", DEFAULT_WIDTH_COUPLING))
-        # The coupling is applied once, to the blend: the rules inside it stay uncoupled.
-        self.rules = CalibratedMotionModel(min_pause_s=min_pause_s, width_coupling=0.0)
+        # The coupling and the smoothing are applied once, to the blend: the rules inside it have neither.
+        self.rules = CalibratedMotionModel(min_pause_s=min_pause_s, width_coupling=0.0, smoothing_frames=1)
         self.coupling = WidthCoupling()
         self.speaker = SpeakerRange.typical()
         # The speaker's measured [opening, width] mean and spread, which predictions take on.
@@ -158,7 +161,7 @@ class LearnedMotionModel:
         dub = dub if self.phones else without_phones(dub)
         blend = self.learned_share * standardize(self._metrics_per_frame(dub, n_frames, fps))
         blend += (1.0 - self.learned_share) * standardize(self.rules.predict(dub, n_frames, fps))
-        blend = self.coupling.apply(standardize(blend), self.width_coupling)
+        blend = self.coupling.apply(standardize(smooth_track(blend)), self.width_coupling)
         out = (self._target[:, 0] + self._target[:, 1] * blend).astype(np.float32)
         out = self.speaker.clip(out)
         rest = rest_frames(dub, n_frames, fps, self.min_pause_s)

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lipdub.audio.features import FEATURE_RATE, SpeechFeatures, frames_at
-from models.motion import DEFAULT_WIDTH_COUPLING, RANGE_PRIOR_FRAMES, SpeakerRange, WidthCoupling, spread_or_typical, standardize, valid_measured
+from models.motion import (
+    DEFAULT_WIDTH_COUPLING, RANGE_PRIOR_FRAMES, TARGET_SMOOTHING_FRAMES, SpeakerRange, WidthCoupling, smooth_track, spread_or_typical,
+    standardize, valid_measured,
+)
 from models.viseme_rules import VisemeRulesModel, speech_gate
 
 log = logging.getLogger(__name__)
@@ -177,6 +180,7 @@ class CalibratedMotionModel:
         min_pause_s: float = 0.3,
         cv_margin: float = 0.25,
         width_coupling: float | None = None,
+        smoothing_frames: int = TARGET_SMOOTHING_FRAMES,
         features: CalibrationFeatures | None = None,
     ) -> None:
         self.features = features or CalibrationFeatures()
@@ -187,6 +191,8 @@ class CalibratedMotionModel:
         self.min_pause_s = min_pause_s
         # Gain of the speaker's own opening-width coupling on predicted width (models.motion.WidthCoupling).
         self.width_coupling = DEFAULT_WIDTH_COUPLING if width_coupling is None else float(width_coupling)
+        # Taps of the Hann window the predictions pass (models.motion.smooth_track; 1: none).
+        self.smoothing_frames = smoothing_frames
         self.coupling = WidthCoupling()
         d = len(self.features.names) * len(self.features.context_s)
         self._prior = {"opening": np.zeros(d), "width": np.zeros(d)}
@@ -243,6 +249,7 @@ class CalibratedMotionModel:
         for j, key in enumerate(("opening", "width")):
             p_mean, p_std = self._pred_stats[key]
             pred_z[:, j] = (design @ self._weights[key] - p_mean) / p_std
+        pred_z = smooth_track(pred_z, self.smoothing_frames)
         if self.coupling.acts(self.width_coupling):
             # Restandardised: the coupled width keeps the spread the source's predictions had.
             width_level = pred_z[:, 1].mean(), pred_z[:, 1].std()

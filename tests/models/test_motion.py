@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lipdub.errors import InputError
-from models.motion import MotionModel, SpeakerRange, closed_mouth_width, spread_or_typical, valid_measured
+from models.motion import MotionModel, SpeakerRange, closed_mouth_width, smooth_track, spread_or_typical, valid_measured
 from models.registry import default_motion_model
 from models.viseme_rules import VisemeRulesModel
 
@@ -81,6 +81,17 @@ def test_the_resting_width_is_the_closed_mouths_width() -> None:
 def test_too_few_closed_frames_fall_back_to_a_width_percentile() -> None:
     opening, width = np.array([0.1, 0.2]), np.array([0.5, 0.4])
     assert closed_mouth_width(opening, width) == pytest.approx(np.percentile(width, 40))
+
+
+def test_smoothing_spreads_a_one_frame_spike_over_its_neighbours_and_keeps_steps() -> None:
+    spike = np.zeros((9, 2))
+    spike[4] = [1.0, -1.0]
+    out = smooth_track(spike, 3)
+    assert np.allclose(out[3:6, 0], [0.25, 0.5, 0.25]) and np.allclose(out[3:6, 1], [-0.25, -0.5, -0.25])
+    assert np.allclose(out.sum(axis=0), spike.sum(axis=0))  # nothing gained or lost
+    step = np.repeat([[0.0], [1.0]], 5, axis=0)
+    assert np.allclose(smooth_track(step, 3)[[0, -1]], [[0.0], [1.0]])  # edges held
+    assert np.allclose(smooth_track(spike, 1), spike)  # one tap: unchanged
 
 
 def test_a_spread_needs_enough_frames_to_be_measured() -> None:
