@@ -35,7 +35,7 @@ from models.motion import (
 from models.motion_checkpoint import cached_checkpoint
 from models.motion_inputs import MODEL_RATE, model_inputs, model_steps, to_video_frames, without_phones
 from models.motion_training import masked_pearson
-from models.speaker_calibration import SPEECH_LEAD_S, CalibratedMotionModel, rest_frames, rest_mouth
+from models.speaker_calibration import CalibratedMotionModel, rest_in_pauses
 
 log = logging.getLogger(__name__)
 
@@ -164,5 +164,4 @@ class LearnedMotionModel:
         blend = self.coupling.apply(standardize(smooth_track(blend)), self.width_coupling)
         out = (self._target[:, 0] + self._target[:, 1] * blend).astype(np.float32)
         out = self.speaker.clip(out)
-        rest = rest_frames(dub, n_frames, fps, self.min_pause_s)
-        return rest_mouth(out, rest, self.speaker.resting, int(round(SPEECH_LEAD_S * fps)))
+        return rest_in_pauses(out, dub, fps, self.min_pause_s, self.speaker.resting)

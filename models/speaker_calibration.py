@@ -31,7 +31,7 @@ from models.viseme_rules import VisemeRulesModel, speech_gate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CalibratedMotionModel", "CalibrationFeatures", "SpeakerRidge", "long_pause_mask", "rest_frames", "rest_mouth", "SPEECH_LEAD_S"]
+__all__ = ["CalibratedMotionModel", "CalibrationFeatures", "SpeakerRidge", "long_pause_mask", "rest_frames", "rest_mouth", "rest_in_pauses", "SPEECH_LEAD_S"]
 
 # Mel bands (80 bins over 0-8 kHz) grouped by what they say about the mouth.
 _LOW_HZ = 500.0  # voice bar / nasal murmur: energy here without the rest means closed lips
@@ -259,8 +259,7 @@ class CalibratedMotionModel:
             t_mean, t_std = self._target_stats[key]
             out[:, j] = t_mean + t_std * pred_z[:, j]
         out = self.speaker.clip(out)
-        rest = rest_frames(dub, n_frames, fps, self.min_pause_s)
-        return rest_mouth(out, rest, self.speaker.resting, int(round(SPEECH_LEAD_S * fps)))
+        return rest_in_pauses(out, dub, fps, self.min_pause_s, self.speaker.resting)
 
 
 # How long before speech resumes after a pause the mouth starts moving toward it. Speakers open
@@ -286,6 +285,13 @@ def rest_mouth(targets: np.ndarray, rest: np.ndarray, resting: np.ndarray, lead_
             weight = (np.arange(1, end - core_end + 1) / (end - core_end + 1))[:, None]
             out[core_end:end] = (1.0 - weight) * resting + weight * out[end]
     return out
+
+
+def rest_in_pauses(targets: np.ndarray, dub: SpeechFeatures, fps: float, min_pause_s: float, resting: np.ndarray) -> np.ndarray:
+    """The dub's ``targets`` with the resting mouth in its long pauses and after its audio, the
+    mouth preparing ``SPEECH_LEAD_S`` before speech resumes (``rest_mouth``)."""
+    rest = rest_frames(dub, len(targets), fps, min_pause_s)
+    return rest_mouth(targets, rest, resting, int(round(SPEECH_LEAD_S * fps)))
 
 
 def rest_frames(dub: SpeechFeatures, n_frames: int, fps: float, min_pause_s: float) -> np.ndarray:

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from lipdub.audio.features import SpeechFeatures, frames_at
 from lipdub.config import OUTPUT_REVISION
